@@ -1,0 +1,33 @@
+"""kaiming_lib: the library behind the Kaiming initialization course.
+
+Submodules (imported on first use, so that ``import kaiming_lib`` stays fast and never pulls
+in matplotlib):
+
+- ``kaiming_lib.init``: initializers that match ``torch.nn.init``, and the scheme registry;
+- ``kaiming_lib.variance``: the variance theory (moments, gains, predicted recursions);
+- ``kaiming_lib.probes``: measured signal propagation through stacks of layers;
+- ``kaiming_lib.mlp``: NumPy networks with hand-written backprop, and their training loop;
+- ``kaiming_lib.data``: the 8x8 digits and synthetic data sets, offline;
+- ``kaiming_lib.lsuv``: layer-sequential unit-variance initialization;
+- ``kaiming_lib.plotting``: scheme colours, course style, figure saving, plot helpers;
+- ``kaiming_lib.widgets``: the ipywidgets explorers;
+- ``kaiming_lib.exercises``: checkers for the notebooks' exercises.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = {
+    "init", "variance", "probes", "mlp", "data", "plotting", "widgets", "exercises", "lsuv",
+}
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | _SUBMODULES)

@@ -1,0 +1,91 @@
+"""Every committed notebook is stored as strict nbval needs it: executed once, top to bottom.
+
+A stripped or half-run notebook would pass strict nbval while checking nothing, so these
+tests read the stored files themselves.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+MAX_BYTES = 2 * 1024 * 1024
+# Absolute paths of common home, temporary and work folders, and Windows drives.
+PRIVATE_PATH = re.compile(r"(/home/|/root/|/Users/|/work/|/tmp/|/private/var/|[A-Z]:\\\\)")
+
+
+def _load(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _code_cells(nb):
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def notebook(request):
+    return request.param, _load(request.param)
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ holds no numbered notebook"
+
+
+def test_numbering_is_consecutive_from_zero():
+    numbers = [int(p.name[:2]) for p in NOTEBOOKS]
+    assert numbers == list(range(len(numbers)))
+
+
+def test_code_cells_were_executed_once_top_to_bottom(notebook):
+    path, nb = notebook
+    counts = [c.get("execution_count") for c in _code_cells(nb)]
+    assert counts == list(range(1, len(counts) + 1)), f"{path.name}: execution counts {counts}"
+
+
+def test_no_error_outputs(notebook):
+    path, nb = notebook
+    errors = [o for c in _code_cells(nb) for o in c["outputs"] if o["output_type"] == "error"]
+    assert not errors, f"{path.name} stores an error output: {errors[0].get('ename')}"
+
+
+def test_no_runtime_warning_or_stderr_stored(notebook):
+    path, nb = notebook
+    for cell in _code_cells(nb):
+        for out in cell["outputs"]:
+            assert "RuntimeWarning" not in json.dumps(out), f"{path.name}: RuntimeWarning stored"
+            if out["output_type"] == "stream":
+                assert out["name"] == "stdout" or "NBVAL_IGNORE_OUTPUT" in "".join(
+                    cell["source"]), f"{path.name}: stderr output stored: {out['text'][:200]}"
+
+
+def test_kernelspec_is_python3(notebook):
+    path, nb = notebook
+    assert nb["metadata"]["kernelspec"]["name"] == "python3", path.name
+
+
+def test_no_widget_state_is_stored(notebook):
+    path, nb = notebook
+    assert "widgets" not in nb["metadata"], f"{path.name} stores widget state"
+
+
+def test_no_absolute_paths_or_user_names(notebook):
+    path, nb = notebook
+    text = json.dumps({"metadata": nb["metadata"],
+                       "outputs": [c["outputs"] for c in _code_cells(nb)]})
+    match = PRIVATE_PATH.search(text)
+    assert match is None, f"{path.name} stores a private path near {text[match.start():][:80]!r}"
+
+
+def test_notebook_is_small(notebook):
+    path, _ = notebook
+    assert path.stat().st_size < MAX_BYTES, f"{path.name} is {path.stat().st_size} bytes"
+
+
+def test_notebook_imports_the_installed_package_without_path_edits(notebook):
+    path, nb = notebook
+    source = "\n".join("".join(c["source"]) for c in _code_cells(nb))
+    assert "sys.path" not in source, f"{path.name} edits sys.path"
+    assert "kaiming_lib" in source, f"{path.name} does not use kaiming_lib"
