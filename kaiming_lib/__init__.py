@@ -5,22 +5,14 @@ in matplotlib):
 
 - ``kaiming_lib.init``: initializers that match ``torch.nn.init``, and the scheme registry;
 - ``kaiming_lib.variance``: the variance theory (moments, gains, predicted recursions);
-- ``kaiming_lib.probes``: measured signal propagation through stacks of layers;
-- ``kaiming_lib.mlp``: NumPy networks with hand-written backprop, and their training loop;
-- ``kaiming_lib.data``: the 8x8 digits and synthetic data sets, offline;
-- ``kaiming_lib.lsuv``: layer-sequential unit-variance initialization;
-- ``kaiming_lib.plotting``: scheme colours, course style, figure saving, plot helpers;
-- ``kaiming_lib.widgets``: the ipywidgets explorers;
-- ``kaiming_lib.exercises``: checkers for the notebooks' exercises.
+- ``kaiming_lib.plotting``: scheme colours, course style, figure saving, plot helpers.
 """
 
 import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {
-    "init", "variance", "probes", "mlp", "data", "plotting", "widgets", "exercises", "lsuv",
-}
+_SUBMODULES = {"init", "variance", "plotting"}
 
 
 def __getattr__(name):

@@ -23,7 +23,10 @@ def check_real(name: str, value, *, positive=False, nonnegative=False, finite=Tr
     """Return ``value`` as a float after checking it is a real number in range."""
     if _is_bool(value) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond the float range, e.g. 10**400
+        raise ValueError(f"{name} must be finite, within the float range; got {value!r}") from None
     if finite and not math.isfinite(value):
         raise ValueError(f"{name} must be finite; got {value!r}")
     if math.isnan(value):
@@ -60,7 +63,8 @@ def check_shape(name: str, shape, *, min_ndim=0) -> tuple:
     """Return ``shape`` as a tuple of non-negative ints with at least ``min_ndim`` entries."""
     if isinstance(shape, numbers.Integral) and not _is_bool(shape):
         shape = (shape,)
-    if isinstance(shape, (str, bytes)) or not isinstance(shape, (Sequence, np.ndarray)):
+    if (isinstance(shape, (str, bytes)) or not isinstance(shape, (Sequence, np.ndarray))
+            or (isinstance(shape, np.ndarray) and shape.ndim != 1)):
         raise TypeError(f"{name} must be a tuple of integers; got {shape!r}")
     dims = []
     for dim in shape:
@@ -106,7 +110,9 @@ def as_rng(rng) -> np.random.Generator:
 def check_array(name: str, value, *, ndim=None, min_size=1, finite=True) -> np.ndarray:
     """Check that ``value`` is a real ndarray with ``ndim`` dimensions and finite entries."""
     if not isinstance(value, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray; got {type(value).__name__} {value!r:.80}")
+        raise TypeError(
+            f"{name} must be a numpy.ndarray; got {type(value).__name__} {value!r:.80}"
+        )
     if value.dtype.kind not in "fiu" or value.dtype.kind == "b":
         raise TypeError(f"{name} must have a real numeric dtype; got dtype {value.dtype}")
     if ndim is not None and value.ndim != ndim:

@@ -7,7 +7,8 @@ Weights use PyTorch's layout ``(out, in, *kernel)``, the layout of ``y = W x + b
 
 Every sampler returns a new array, takes ``rng`` (``None``, an int seed or a
 ``numpy.random.Generator``) and ``dtype`` (float32 by default), and draws its numbers in
-float64 before casting, so a seed gives the same weights whatever the dtype.
+float64 before casting, so a seed gives the same weights whatever the dtype (a dtype too
+narrow to hold them, such as float16 for ``std=1e5``, raises ValueError).
 
 The one general form is :func:`variance_scaling` (Keras and JAX semantics).  The named
 PyTorch-style initializers compute their standard deviation in exactly PyTorch's
@@ -17,6 +18,7 @@ registry of named schemes the notebooks, probes and widgets use.
 """
 
 import math
+import numbers
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +45,7 @@ NONLINEARITIES = (
     "conv_transpose3d", "sigmoid", "tanh", "relu", "leaky_relu", "selu",
 )
 _LINEAR_LIKE = NONLINEARITIES[:8]
+_MODES = ("fan_in", "fan_out")
 Mode = Literal["fan_in", "fan_out"]
 
 
@@ -100,7 +103,8 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
         If ``nonlinearity`` is not a string, or ``param`` is not a real number (bools are
         rejected; NumPy real scalars are accepted).
     ValueError
-        If ``nonlinearity`` is unknown or ``param`` is not finite.
+        If ``nonlinearity`` is unknown, or ``param`` is not finite or so large (above about
+        1e154) that its square overflows.
 
     Notes
     -----
@@ -125,15 +129,25 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
     if nonlinearity == "selu":
         return 3.0 / 4
     slope = 0.01 if param is None else check_real("param (negative_slope)", param)
-    return math.sqrt(2.0 / (1 + slope**2))
+    if isinstance(param, numbers.Integral):
+        slope = int(param)  # PyTorch squares an int slope exactly, before any rounding
+    try:
+        return math.sqrt(2.0 / (1 + slope**2))
+    except OverflowError:
+        raise ValueError(
+            f"param (negative_slope) must be below about 1e154 in magnitude; got {param!r}"
+        ) from None
 
 
-def _fan(shape, mode) -> int:
-    if isinstance(mode, str):
-        mode = mode.lower()  # PyTorch accepts 'FAN_IN' too
-    check_choice("mode", mode, ("fan_in", "fan_out"))
-    fan_in, fan_out = fan_in_and_fan_out(shape)
-    return fan_in if mode == "fan_in" else fan_out
+def _kaiming_mode(a, mode, nonlinearity) -> str:
+    """Validate Kaiming's arguments and return ``mode`` lower-cased, as PyTorch accepts it."""
+    if isinstance(mode, str) and mode.lower() in _MODES:
+        mode = mode.lower()
+    check_choice("mode", mode, _MODES)
+    check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
+    if a is not None:
+        check_real("a (negative_slope)", a)
+    return mode
 
 
 def kaiming_std(shape, a=0, mode: Mode = "fan_in", nonlinearity: str = "leaky_relu") -> float:
@@ -155,12 +169,24 @@ def kaiming_std(shape, a=0, mode: Mode = "fan_in", nonlinearity: str = "leaky_re
     float
         ``gain / sqrt(fan)``.
 
+    Raises
+    ------
+    TypeError
+        If ``a`` is not a real number (or None) or ``shape`` not a tuple of ints.
+    ValueError
+        An unknown ``mode`` or ``nonlinearity``, a non-finite ``a``, a shape with fewer
+        than two dimensions, or a zero fan (no std exists for it).
+
     Examples
     --------
     >>> round(kaiming_std((256, 128)), 6)    # sqrt(2 / 128)
     0.125
     """
-    fan = _fan(shape, mode)
+    mode = _kaiming_mode(a, mode, nonlinearity)
+    fan_in, fan_out = fan_in_and_fan_out(shape)
+    fan = fan_in if mode == "fan_in" else fan_out
+    if fan == 0:
+        raise ValueError(f"shape must give a positive {mode}; got {mode}=0 for {shape!r}")
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
@@ -169,6 +195,14 @@ def xavier_std(shape, gain=1.0) -> float:
 
     ``gain * sqrt(2 / (fan_in + fan_out))``, computed in PyTorch's order.
 
+    Raises
+    ------
+    TypeError
+        If ``gain`` is not a real number or ``shape`` not a tuple of ints.
+    ValueError
+        A non-positive or non-finite ``gain``, a shape with fewer than two dimensions,
+        or ``fan_in + fan_out == 0`` (where PyTorch raises ZeroDivisionError).
+
     Examples
     --------
     >>> round(xavier_std((300, 100)), 6)
@@ -176,6 +210,8 @@ def xavier_std(shape, gain=1.0) -> float:
     """
     gain = check_real("gain", gain, positive=True)
     fan_in, fan_out = fan_in_and_fan_out(shape)
+    if fan_in + fan_out == 0:
+        raise ValueError(f"shape must give fan_in + fan_out > 0; got 0 for {shape!r}")
     return gain * math.sqrt(2.0 / float(fan_in + fan_out))
 
 
@@ -183,7 +219,8 @@ def xavier_std(shape, gain=1.0) -> float:
 
 def _prepare(shape, rng, dtype, *, min_ndim=0):
     """Validate the arguments every sampler shares."""
-    return check_shape("shape", shape, min_ndim=min_ndim), as_rng(rng), check_float_dtype("dtype", dtype)
+    shape = check_shape("shape", shape, min_ndim=min_ndim)
+    return shape, as_rng(rng), check_float_dtype("dtype", dtype)
 
 
 def _is_empty(shape) -> bool:
@@ -203,6 +240,19 @@ def _truncated_standard_normal(rng, shape, low=-2.0, high=2.0) -> np.ndarray:
     return out
 
 
+def _cast(values, dtype) -> np.ndarray:
+    """Cast float64 draws to ``dtype``, refusing weights that ``dtype`` cannot hold."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = np.asarray(values).astype(dtype, copy=False)
+    if not np.isfinite(cast).all():  # an overflow, without NumPy's RuntimeWarning
+        raise ValueError(
+            f"dtype {dtype.name} cannot hold these weights: their magnitude reaches "
+            f"{float(np.abs(values).max())!r}, above its largest finite value "
+            f"{float(np.finfo(dtype).max)!r}; use a wider dtype or smaller parameters"
+        )
+    return cast
+
+
 def _draw(shape, std, distribution, rng, dtype) -> np.ndarray:
     """The one sampler: zero-mean ``normal``, ``truncated_normal`` or ``uniform`` of std ``std``.
 
@@ -217,7 +267,7 @@ def _draw(shape, std, distribution, rng, dtype) -> np.ndarray:
     else:
         bound = math.sqrt(3.0) * std
         values = rng.uniform(-bound, bound, size=shape)
-    return values.astype(dtype, copy=False)
+    return _cast(values, dtype)
 
 
 def zeros(shape, *, rng=None, dtype=np.float32) -> np.ndarray:
@@ -260,7 +310,7 @@ def constant(shape, val, *, rng=None, dtype=np.float32) -> np.ndarray:
     array([0.5, 0.5], dtype=float32)
     """
     shape, _, dtype = _prepare(shape, rng, dtype)
-    return np.full(shape, check_real("val", val), dtype=dtype)
+    return _cast(np.full(shape, check_real("val", val)), dtype)
 
 
 def normal(shape, mean=0.0, std=1.0, *, rng=None, dtype=np.float32) -> np.ndarray:
@@ -280,7 +330,7 @@ def normal(shape, mean=0.0, std=1.0, *, rng=None, dtype=np.float32) -> np.ndarra
     shape, rng, dtype = _prepare(shape, rng, dtype)
     mean = check_real("mean", mean)
     std = check_real("std", std, positive=True)
-    return rng.normal(mean, std, size=shape).astype(dtype, copy=False)
+    return _cast(rng.normal(mean, std, size=shape), dtype)
 
 
 def uniform(shape, a=0.0, b=1.0, *, rng=None, dtype=np.float32) -> np.ndarray:
@@ -289,7 +339,7 @@ def uniform(shape, a=0.0, b=1.0, *, rng=None, dtype=np.float32) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``a >= b`` or a bound is not finite.
+        If ``a >= b``, or a bound or the width ``b - a`` is not finite.
 
     Examples
     --------
@@ -301,7 +351,9 @@ def uniform(shape, a=0.0, b=1.0, *, rng=None, dtype=np.float32) -> np.ndarray:
     a, b = check_real("a", a), check_real("b", b)
     if not a < b:
         raise ValueError(f"the bounds must satisfy a < b; got a={a!r}, b={b!r}")
-    return rng.uniform(a, b, size=shape).astype(dtype, copy=False)
+    if not math.isfinite(b - a):  # NumPy would raise OverflowError
+        raise ValueError(f"the width b - a must be finite; got a={a!r}, b={b!r}")
+    return _cast(rng.uniform(a, b, size=shape), dtype)
 
 
 def trunc_normal(shape, mean=0.0, std=1.0, a=-2.0, b=2.0, *, rng=None,
@@ -319,13 +371,21 @@ def trunc_normal(shape, mean=0.0, std=1.0, a=-2.0, b=2.0, *, rng=None,
     Warns
     -----
     UserWarning
-        If ``mean`` is more than 2 std outside [a, b] (the draw may be slow or inexact).
+        If ``mean`` is more than 2 std outside [a, b], as PyTorch warns (such a window
+        is probably a mistake; the draw itself stays exact).
 
     Notes
     -----
     When most of the mass lies inside [a, b] (probability above 0.3), normals are drawn and
-    the ones outside redrawn; otherwise uniform proposals on [a, b] are accepted with
-    probability proportional to the normal density, which stays fast for narrow windows.
+    the ones outside redrawn.  Otherwise rejection sampling keeps the acceptance rate high:
+    uniform proposals on [a, b] accepted with probability proportional to the normal
+    density for narrow windows, and shifted exponential proposals (Robert 1995) for wide
+    windows in one tail, such as [1, 1e6] for a standard normal.
+
+    References
+    ----------
+    Robert (1995), Simulation of truncated normal variables, Statistics and Computing 5,
+    121-125.
 
     Examples
     --------
@@ -339,29 +399,60 @@ def trunc_normal(shape, mean=0.0, std=1.0, a=-2.0, b=2.0, *, rng=None,
     if not a < b:
         raise ValueError(f"the truncation bounds must satisfy a < b; got a={a!r}, b={b!r}")
     if mean < a - 2 * std or mean > b + 2 * std:
-        warnings.warn("mean is more than 2 std from [a, b] in trunc_normal; the distribution "
-                      "of values may be incorrect", stacklevel=2)
+        warnings.warn(f"mean is more than 2 std from [a, b] in trunc_normal (mean={mean!r}, "
+                      f"std={std!r}, a={a!r}, b={b!r}); the samples are exact, but a window "
+                      "this far in a tail is probably a mistake", stacklevel=2)
     low, high = (a - mean) / std, (b - mean) / std
     mass = 0.5 * (math.erf(high / math.sqrt(2)) - math.erf(low / math.sqrt(2)))
     if mass > 0.3:
         z = _truncated_standard_normal(rng, shape, low, high)
     else:
-        z = _truncated_by_uniform_proposals(rng, shape, low, high)
-    return np.clip(mean + std * z, a, b).astype(dtype, copy=False)
+        z = _truncated_low_mass(rng, shape, low, high)
+    return _cast(np.clip(mean + std * z, a, b), dtype)
 
 
-def _truncated_by_uniform_proposals(rng, shape, low, high) -> np.ndarray:
+def _truncated_low_mass(rng, shape, low, high) -> np.ndarray:
+    """Draw N(0, 1) truncated to a window [low, high] of probability at most 0.3."""
+    if high <= 0:  # mirror a window in the left tail into the right one
+        return -_truncated_low_mass(rng, shape, -high, -low)
+    if low > 0 and (high - low) * low > 1:
+        # Uniform proposals would accept only about 1 / (low (high - low)) of the time.
+        propose = _exponential_proposals(rng, low, high)
+    else:
+        propose = _uniform_proposals(rng, low, high)
+    return _accept_reject(math.prod(shape), propose).reshape(shape)
+
+
+def _uniform_proposals(rng, low, high):
     # The density exp(-z^2/2) is largest at the point of [low, high] nearest to zero.
     peak = min(max(0.0, low), high)
-    out = np.empty(math.prod(shape))
+
+    def propose(size):
+        z = rng.uniform(low, high, size=size)
+        return z[rng.uniform(size=size) < np.exp((peak**2 - z**2) / 2)]
+    return propose
+
+
+def _exponential_proposals(rng, low, high):
+    # Robert (1995): z = low + Exp(rate) with the optimal rate for the tail beyond low > 0,
+    # accepted with probability exp(-(z - rate)^2 / 2); proposals above high are rejected.
+    rate = (low + math.sqrt(low**2 + 4)) / 2
+
+    def propose(size):
+        z = low + rng.exponential(1 / rate, size=size)
+        return z[(z <= high) & (rng.uniform(size=size) < np.exp(-((z - rate) ** 2) / 2))]
+    return propose
+
+
+def _accept_reject(n, propose) -> np.ndarray:
+    """Collect ``n`` values from ``propose(size)``, which returns its accepted proposals."""
+    out = np.empty(n)
     filled = 0
-    while filled < out.size:
-        z = rng.uniform(low, high, size=max(out.size - filled, 16) * 2)
-        keep = z[rng.uniform(size=z.size) < np.exp((peak**2 - z**2) / 2)]
-        take = keep[: out.size - filled]
-        out[filled: filled + take.size] = take
-        filled += take.size
-    return out.reshape(shape)
+    while filled < n:
+        accepted = propose(2 * max(n - filled, 16))[: n - filled]
+        out[filled: filled + accepted.size] = accepted
+        filled += accepted.size
+    return out
 
 
 def variance_scaling(shape, scale=1.0, mode: Literal["fan_in", "fan_out", "fan_avg"] = "fan_in",
@@ -459,7 +550,8 @@ def kaiming_normal(shape, a=0, mode: Mode = "fan_in", nonlinearity: str = "leaky
     2.0
     """
     shape, rng, dtype = _prepare(shape, rng, dtype)
-    if _is_empty(shape):
+    _kaiming_mode(a, mode, nonlinearity)
+    if _is_empty(shape):  # before the fans, as in PyTorch: an empty 1-D shape warns
         return np.zeros(shape, dtype=dtype)
     return _draw(shape, kaiming_std(shape, a, mode, nonlinearity), "normal", rng, dtype)
 
@@ -479,7 +571,8 @@ def kaiming_uniform(shape, a=0, mode: Mode = "fan_in", nonlinearity: str = "leak
     True
     """
     shape, rng, dtype = _prepare(shape, rng, dtype)
-    if _is_empty(shape):
+    _kaiming_mode(a, mode, nonlinearity)
+    if _is_empty(shape):  # before the fans, as in PyTorch: an empty 1-D shape warns
         return np.zeros(shape, dtype=dtype)
     return _draw(shape, kaiming_std(shape, a, mode, nonlinearity), "uniform", rng, dtype)
 
@@ -502,6 +595,7 @@ def xavier_normal(shape, gain=1.0, *, rng=None, dtype=np.float32) -> np.ndarray:
     1.0
     """
     shape, rng, dtype = _prepare(shape, rng, dtype, min_ndim=2)
+    check_real("gain", gain, positive=True)
     if _is_empty(shape):
         return np.zeros(shape, dtype=dtype)
     return _draw(shape, xavier_std(shape, gain), "normal", rng, dtype)
@@ -517,6 +611,7 @@ def xavier_uniform(shape, gain=1.0, *, rng=None, dtype=np.float32) -> np.ndarray
     True
     """
     shape, rng, dtype = _prepare(shape, rng, dtype, min_ndim=2)
+    check_real("gain", gain, positive=True)
     if _is_empty(shape):
         return np.zeros(shape, dtype=dtype)
     return _draw(shape, xavier_std(shape, gain), "uniform", rng, dtype)
@@ -570,7 +665,7 @@ def orthogonal(shape, gain=1.0, *, rng=None, dtype=np.float32) -> np.ndarray:
     q *= np.sign(np.diag(r))
     if rows < cols:
         q = q.T
-    return (gain * q).reshape(shape).astype(dtype, copy=False)
+    return _cast((gain * q).reshape(shape), dtype)
 
 
 # -- the registry of named schemes --------------------------------------------------------------
@@ -589,6 +684,14 @@ class Scheme:
         ``sample(shape, rng=None, dtype=float32) -> ndarray``.
     variance : callable
         ``variance(fan_in, fan_out) -> float``: the variance of one weight.
+
+    Notes
+    -----
+    ``variance`` is exact for every scheme on dense ``(out, in)`` weights.  On kernels
+    ``(out, in, *k)`` it stays exact except for ``'orthogonal'``: that scheme flattens the
+    weight to ``(out, fan_in)`` as PyTorch does, so its variance is
+    ``gain^2 / max(out, fan_in)``, which the two fans alone do not determine (the
+    registry's ``2 / max(fan_in, fan_out)`` assumes ``out = fan_out``).
     """
 
     name: str
