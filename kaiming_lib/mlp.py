@@ -1,0 +1,1015 @@
+"""A multilayer perceptron in NumPy, with backpropagation written out by hand.
+
+The layout is the course's (and PyTorch's): layer ``l`` has a weight ``W_l`` of shape
+``(out, in)`` and a bias ``b_l`` of shape ``(out,)``, and maps a batch ``x`` of shape
+``(batch, in)`` to
+
+.. math:: z_l = x_{l-1} W_l^\\top + b_l, \\qquad x_l = f(z_l),
+
+with the activation ``f`` after every layer except the last, whose ``z_L`` are the outputs
+(logits).  Backpropagation runs the chain rule from the loss back to ``W_1``:
+
+.. math:: \\frac{\\partial L}{\\partial W_l} = \\delta_l^\\top x_{l-1}, \\quad
+          \\frac{\\partial L}{\\partial b_l} = \\textstyle\\sum_\\mathrm{batch} \\delta_l,
+          \\quad \\delta_{l-1} = (\\delta_l W_l) \\odot f'(z_{l-1}),
+
+where ``delta_l = dL/dz_l``.  Every ``f'`` used here can be read off the layer's *output*
+``x_l = f(z_l)``, so the forward pass keeps only the layer inputs.
+
+All parameters of a network live in one flat array (``MLP.params``); ``MLP.weights`` and
+``MLP.biases`` are views into it.  An optimizer step is therefore a handful of vectorised
+operations on one array, whatever the depth, which keeps Python overhead small.
+
+Contents: :class:`MLP` and :func:`init_mlp`; :func:`forward`, :func:`backward`,
+:func:`predict`; the losses :func:`softmax_cross_entropy` and :func:`mean_squared_error`;
+the optimizers :class:`SGD` and :class:`Adam`; :func:`train_epoch`, :func:`evaluate`,
+:func:`train` and its :class:`History`; the diagnostics :func:`dead_unit_fraction` and
+:func:`layer_norms`.
+"""
+
+import math
+import numbers
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from ._validation import (
+    as_rng, check_array, check_choice, check_float_dtype, check_int, check_real,
+)
+from .init import get_scheme
+
+__all__ = [
+    "ACTIVATIONS", "LOSSES", "MLP", "Gradients", "Workspace", "History", "SGD", "Adam",
+    "init_mlp", "forward", "backward", "predict",
+    "softmax_cross_entropy", "mean_squared_error", "loss_and_gradient",
+    "train_epoch", "evaluate", "train", "dead_unit_fraction", "layer_norms",
+]
+
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "identity")
+LOSSES = ("cross_entropy", "mse")
+Activation = Literal["relu", "leaky_relu", "tanh", "identity"]
+LossName = Literal["cross_entropy", "mse"]
+
+_EVAL_CHUNK = 4096  # rows per forward pass in evaluation: bounds memory on large sets
+_BLOCK = 1 << 16     # elements per optimizer block: a few 256 KiB blocks fit a 1 MiB L2
+
+
+# -- the network ------------------------------------------------------------------------------
+
+def _parameter_views(flat: np.ndarray, layer_sizes) -> tuple[list, list]:
+    """Cut a flat array into per-layer ``(out, in)`` weight and ``(out,)`` bias views."""
+    weights, biases, start = [], [], 0
+    for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]):
+        weights.append(flat[start:start + n_out * n_in].reshape(n_out, n_in))
+        start += n_out * n_in
+        biases.append(flat[start:start + n_out])
+        start += n_out
+    return weights, biases
+
+
+def _n_parameters(layer_sizes) -> int:
+    return sum((n_in + 1) * n_out for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]))
+
+
+class MLP:
+    """A fully connected network: linear layers with an activation between them.
+
+    Parameters
+    ----------
+    weights : sequence of 2-D ndarrays
+        ``weights[l]`` has shape ``(out_l, in_l)`` with ``in_l = out_{l-1}``; all of one
+        floating dtype, which becomes the network's dtype.  They are copied.
+    biases : sequence of 1-D ndarrays, optional
+        ``biases[l]`` has shape ``(out_l,)``; zeros when omitted.
+    activation : {'relu', 'leaky_relu', 'tanh', 'identity'}
+        Applied after every layer except the last.
+    negative_slope : float in [0, 1], default 0.01
+        Slope of ``'leaky_relu'`` for negative inputs (ignored otherwise).
+
+    Attributes
+    ----------
+    layer_sizes : tuple of int
+        ``(n_in, width_1, ..., n_out)``.
+    params : (n_parameters,) ndarray
+        Every weight and bias, layer by layer (``W_1``, ``b_1``, ``W_2``, ...).
+    weights, biases : lists of ndarrays
+        Views into ``params``: writing into them changes the network.
+
+    Examples
+    --------
+    >>> net = MLP([np.ones((3, 2)), np.ones((1, 3))])
+    >>> net.layer_sizes, net.n_layers, net.params.shape, net.dtype
+    ((2, 3, 1), 2, (13,), dtype('float64'))
+    """
+
+    def __init__(self, weights: Sequence[np.ndarray], biases=None, *,
+                 activation: Activation = "relu", negative_slope: float = 0.01):
+        weights = _check_weights(weights)
+        self.activation = check_choice("activation", activation, ACTIVATIONS)
+        self.negative_slope = _check_slope(negative_slope)
+        self.layer_sizes = (weights[0].shape[1],) + tuple(w.shape[0] for w in weights)
+        self.params = np.zeros(_n_parameters(self.layer_sizes), dtype=weights[0].dtype)
+        self.weights, self.biases = _parameter_views(self.params, self.layer_sizes)
+        for view, w in zip(self.weights, weights):
+            view[...] = w
+        if biases is not None:
+            for view, b in zip(self.biases, _check_biases(biases, self.layer_sizes)):
+                view[...] = b
+
+    @property
+    def n_layers(self) -> int:
+        """Number of linear layers (hidden layers plus the output layer)."""
+        return len(self.weights)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The floating dtype of every parameter and computation."""
+        return self.params.dtype
+
+    def copy(self) -> "MLP":
+        """Return an independent copy (same parameters, activation and slope)."""
+        return MLP(self.weights, self.biases, activation=self.activation,
+                   negative_slope=self.negative_slope)
+
+    def __repr__(self) -> str:
+        return (f"MLP(layer_sizes={self.layer_sizes}, activation={self.activation!r}, "
+                f"dtype={self.dtype})")
+
+
+def _check_weights(weights) -> list:
+    if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or not weights:
+        raise TypeError(f"weights must be a non-empty list of 2-D ndarrays; got {weights!r:.80}")
+    for l, w in enumerate(weights):
+        check_array(f"weights[{l}]", w, ndim=2)
+        if w.dtype != weights[0].dtype:
+            raise TypeError(f"weights must share one dtype; weights[0] is {weights[0].dtype}, "
+                            f"weights[{l}] is {w.dtype}")
+        if l and w.shape[1] != weights[l - 1].shape[0]:
+            raise ValueError(f"weights[{l}] has shape {w.shape!r} but weights[{l - 1}] has "
+                             f"{weights[l - 1].shape[0]} outputs; shapes must chain (out, in)")
+    check_float_dtype("weights dtype", weights[0].dtype)
+    return list(weights)
+
+
+def _check_biases(biases, layer_sizes) -> list:
+    if isinstance(biases, np.ndarray) or not isinstance(biases, Sequence):
+        raise TypeError(f"biases must be a list of 1-D ndarrays; got {biases!r:.80}")
+    if len(biases) != len(layer_sizes) - 1:
+        raise ValueError(f"biases must have one entry per layer ({len(layer_sizes) - 1}); "
+                         f"got {len(biases)}")
+    for l, b in enumerate(biases):
+        check_array(f"biases[{l}]", b, ndim=1)
+        if b.shape != (layer_sizes[l + 1],):
+            raise ValueError(f"biases[{l}] must have shape {(layer_sizes[l + 1],)!r}; "
+                             f"got {b.shape!r}")
+    return list(biases)
+
+
+def _check_slope(value) -> float:
+    value = check_real("negative_slope", value)
+    if not 0 <= value <= 1:
+        raise ValueError(f"negative_slope must lie in [0, 1]; got {value!r}")
+    return value
+
+
+def init_mlp(layer_sizes: Sequence[int], scheme: str = "kaiming_normal", *,
+             activation: Activation = "relu", negative_slope: float = 0.01,
+             bias: float | Literal["uniform"] = 0.0, rng=None, dtype=np.float32) -> MLP:
+    """Build a network whose weights come from a registered initialization scheme.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``(n_in, width_1, ..., n_out)``, at least two entries, all positive.
+    scheme : str, default 'kaiming_normal'
+        A name in :data:`kaiming_lib.init.SCHEMES` (e.g. ``'zeros'``, ``'xavier_normal'``,
+        ``'kaiming_uniform'``), used for every layer.
+    activation : {'relu', 'leaky_relu', 'tanh', 'identity'}
+    negative_slope : float in [0, 1], default 0.01
+    bias : float or 'uniform', default 0.0
+        A constant for every bias, or ``'uniform'`` for PyTorch's ``nn.Linear`` default
+        ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``.
+    rng : None, int or numpy.random.Generator
+        All weights are drawn first, layer by layer, then the biases, so the weights do not
+        depend on the choice of ``bias``.
+    dtype : floating dtype, default float32
+
+    Returns
+    -------
+    MLP
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad size, an unknown scheme or activation, or a bad ``bias``.
+
+    Examples
+    --------
+    >>> net = init_mlp([64, 128, 128, 10], "kaiming_normal", rng=0)
+    >>> net
+    MLP(layer_sizes=(64, 128, 128, 10), activation='relu', dtype=float32)
+    >>> round(float(net.weights[1].var() * 128), 1)     # Var[w] = 2 / fan_in
+    2.0
+    """
+    sizes = _check_layer_sizes(layer_sizes)
+    sample = get_scheme(scheme).sample
+    dtype, rng = check_float_dtype("dtype", dtype), as_rng(rng)
+    weights = [sample((n_out, n_in), rng=rng, dtype=dtype)
+               for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    biases = [_draw_bias(bias, n_in, n_out, rng, dtype)
+              for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    return MLP(weights, biases, activation=activation, negative_slope=negative_slope)
+
+
+def _check_layer_sizes(layer_sizes) -> tuple:
+    if (isinstance(layer_sizes, (str, bytes))
+            or not isinstance(layer_sizes, (Sequence, np.ndarray))
+            or np.ndim(layer_sizes) != 1):
+        raise TypeError(f"layer_sizes must be a sequence of integers; got {layer_sizes!r}")
+    sizes = tuple(check_int("layer_sizes entry", n, minimum=1) for n in layer_sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"layer_sizes needs at least an input and an output size; "
+                         f"got {layer_sizes!r}")
+    return sizes
+
+
+def _draw_bias(bias, n_in, n_out, rng, dtype) -> np.ndarray:
+    if isinstance(bias, str):
+        check_choice("bias", bias, ("uniform",))
+        bound = 1.0 / math.sqrt(n_in)
+        return rng.uniform(-bound, bound, size=n_out).astype(dtype)
+    if isinstance(bias, (bool, np.bool_)) or not isinstance(bias, numbers.Real):
+        raise TypeError(f"bias must be a real number or 'uniform'; got {bias!r}")
+    return np.full(n_out, check_real("bias", bias), dtype=dtype)
+
+
+# -- forward and backward ---------------------------------------------------------------------
+
+def _activate_(z: np.ndarray, activation: str, negative_slope: float) -> np.ndarray:
+    """Apply the activation to ``z`` in place and return it."""
+    if activation == "relu":
+        np.maximum(z, 0, out=z)
+    elif activation == "leaky_relu":   # max(z, a z) is leaky ReLU for 0 <= a <= 1
+        np.maximum(z, z * z.dtype.type(negative_slope), out=z)
+    elif activation == "tanh":
+        np.tanh(z, out=z)
+    return z
+
+
+def _multiply_by_derivative_(grad: np.ndarray, output: np.ndarray, activation: str,
+                             negative_slope: float) -> None:
+    """Multiply ``grad`` in place by ``f'(z)``, read off the activation's output ``f(z)``.
+
+    ReLU and leaky ReLU: ``f(z) > 0`` exactly when ``z > 0`` (the derivative at 0 is taken
+    as the left one, 0 or the slope, as in PyTorch); tanh: ``1 - f(z)^2``.
+    """
+    if activation == "relu":
+        grad *= output > 0
+    elif activation == "leaky_relu":
+        one, slope = grad.dtype.type(1), grad.dtype.type(negative_slope)
+        grad *= np.where(output > 0, one, slope)
+    elif activation == "tanh":
+        grad *= 1 - output * output
+
+
+class Workspace:
+    """Preallocated arrays for the forward and backward passes, reused between steps.
+
+    Allocating fresh arrays at every layer of every step costs more than the arithmetic
+    for small layers (the memory allocator returns and re-requests pages from the system),
+    so the training loop lets :func:`forward` and :func:`backward` write into these
+    instead.  Results computed with a workspace are overwritten by the next call using it.
+
+    Parameters
+    ----------
+    net : MLP
+    batch_size : int
+        The largest batch the workspace serves; smaller batches use its leading rows.
+
+    Examples
+    --------
+    >>> workspace = Workspace(init_mlp([4, 8, 3], rng=0), batch_size=16)
+    >>> [a.shape for a in workspace.outputs], [d.shape for d in workspace.deltas]
+    ([(16, 8), (16, 3)], [(16, 8)])
+    """
+
+    def __init__(self, net: "MLP", batch_size: int):
+        batch_size = check_int("batch_size", batch_size, minimum=1)
+        sizes = net.layer_sizes
+        self.batch_size = batch_size
+        #: ``outputs[l]``: layer ``l``'s output, shape ``(batch_size, layer_sizes[l + 1])``.
+        self.outputs = [np.empty((batch_size, n), net.dtype) for n in sizes[1:]]
+        #: ``deltas[l - 1]``: ``dL/dz`` of hidden layer ``l - 1``, for layers ``1 ... L-1``.
+        self.deltas = [np.empty((batch_size, n), net.dtype) for n in sizes[1:-1]]
+
+
+def _rows(buffers, index, n):
+    """The first ``n`` rows of ``buffers[index]``, or None (allocate) without a workspace."""
+    return None if buffers is None else buffers[index][:n]
+
+
+def forward(net: MLP, x: np.ndarray, *,
+            workspace: Workspace | None = None) -> tuple[np.ndarray, list]:
+    """Run the network on a batch, keeping what backpropagation needs.
+
+    Parameters
+    ----------
+    net : MLP
+    x : (batch, n_in) ndarray
+        Cast to the network's dtype if needed.
+    workspace : Workspace, optional
+        Write the layer outputs into its arrays instead of allocating new ones.
+
+    Returns
+    -------
+    outputs : (batch, n_out) ndarray
+        The last layer's pre-activations (logits).
+    inputs : list of ndarrays
+        ``inputs[l]`` is the input of layer ``l``: ``x`` itself, then each hidden layer's
+        activation output, shapes ``(batch, layer_sizes[l])``.
+
+    Examples
+    --------
+    >>> net = init_mlp([4, 8, 3], rng=0)
+    >>> outputs, inputs = forward(net, np.ones((5, 4), dtype=np.float32))
+    >>> outputs.shape, [a.shape for a in inputs]
+    ((5, 3), [(5, 4), (5, 8)])
+    """
+    a = _check_input(net, x)
+    buffers = None if workspace is None else workspace.outputs
+    inputs = []
+    for l, (w, b) in enumerate(zip(net.weights, net.biases)):
+        inputs.append(a)
+        z = np.matmul(a, w.T, out=_rows(buffers, l, len(a)))
+        z += b
+        a = z if l == net.n_layers - 1 else _activate_(z, net.activation, net.negative_slope)
+    return a, inputs
+
+
+def _check_input(net: MLP, x) -> np.ndarray:
+    check_array("x", x, ndim=2, finite=False)
+    if x.shape[1] != net.layer_sizes[0]:
+        raise ValueError(f"x must have {net.layer_sizes[0]} columns (the network's input "
+                         f"size); got shape {x.shape!r}")
+    return x.astype(net.dtype, copy=False)
+
+
+def predict(net: MLP, x: np.ndarray) -> np.ndarray:
+    """Return the network's outputs (logits) for ``x``, without keeping a cache.
+
+    Large inputs are processed in chunks of 4,096 rows to bound memory.
+
+    Examples
+    --------
+    >>> predict(init_mlp([4, 8, 3], rng=0), np.ones((5, 4))).shape
+    (5, 3)
+    """
+    x = _check_input(net, x)
+    return np.concatenate([_outputs(net, x[i:i + _EVAL_CHUNK])
+                           for i in range(0, max(len(x), 1), _EVAL_CHUNK)])
+
+
+def _outputs(net: MLP, a: np.ndarray) -> np.ndarray:
+    for l, (w, b) in enumerate(zip(net.weights, net.biases)):
+        a = np.matmul(a, w.T)
+        a += b
+        if l < net.n_layers - 1:
+            _activate_(a, net.activation, net.negative_slope)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Gradients:
+    """Gradients of a loss with respect to every parameter of an :class:`MLP`.
+
+    Attributes
+    ----------
+    flat : (n_parameters,) ndarray
+        Laid out like ``MLP.params``.
+    weights, biases : lists of ndarrays
+        Views into ``flat`` shaped like ``MLP.weights`` and ``MLP.biases``.
+    """
+
+    flat: np.ndarray
+    weights: list
+    biases: list
+
+    @classmethod
+    def like(cls, net: MLP) -> "Gradients":
+        """Allocate zero gradients shaped like ``net``'s parameters."""
+        flat = np.zeros_like(net.params)
+        return cls(flat, *_parameter_views(flat, net.layer_sizes))
+
+
+def backward(net: MLP, inputs: list, grad_outputs: np.ndarray,
+             out: Gradients | None = None, *, workspace: Workspace | None = None) -> Gradients:
+    """Backpropagate ``dL/d(outputs)`` to the gradient of every weight and bias.
+
+    Parameters
+    ----------
+    net : MLP
+    inputs : list of ndarrays
+        The second value returned by :func:`forward` on the same batch.
+    grad_outputs : (batch, n_out) ndarray
+        ``dL/dz_L``, e.g. from :func:`softmax_cross_entropy`.
+    out : Gradients, optional
+        Where to write (reused between steps to avoid allocation); new when omitted.
+    workspace : Workspace, optional
+        Write the intermediate ``delta_l`` into its arrays instead of allocating them.
+
+    Returns
+    -------
+    Gradients
+
+    Notes
+    -----
+    Layer by layer, from the last: ``dW_l = delta_l^T x_{l-1}``, ``db_l`` is the sum of
+    ``delta_l`` over the batch, and ``delta_{l-1} = (delta_l W_l) * f'(z_{l-1})``.
+
+    Examples
+    --------
+    >>> net = init_mlp([4, 8, 3], rng=0)
+    >>> outputs, inputs = forward(net, np.ones((5, 4), dtype=np.float32))
+    >>> grads = backward(net, inputs, np.ones_like(outputs))
+    >>> [g.shape for g in grads.weights], grads.biases[1].tolist()
+    ([(8, 4), (3, 8)], [5.0, 5.0, 5.0])
+    """
+    grads = Gradients.like(net) if out is None else out
+    buffers = None if workspace is None else workspace.deltas
+    delta = grad_outputs
+    for l in range(net.n_layers - 1, -1, -1):
+        np.matmul(delta.T, inputs[l], out=grads.weights[l])
+        np.add.reduce(delta, axis=0, out=grads.biases[l])       # sum over the batch
+        if l > 0:
+            delta = np.matmul(delta, net.weights[l], out=_rows(buffers, l - 1, len(delta)))
+            _multiply_by_derivative_(delta, inputs[l], net.activation, net.negative_slope)
+    return grads
+
+
+# -- losses -----------------------------------------------------------------------------------
+
+def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    """Return the mean softmax cross-entropy and its gradient with respect to the logits.
+
+    Parameters
+    ----------
+    logits : (batch, n_classes) ndarray
+    labels : (batch,) integer ndarray
+        Class indices in ``range(n_classes)``.
+
+    Returns
+    -------
+    loss : float
+        ``mean_i [log sum_k exp(z_ik) - z_i,label_i]``.
+    grad : (batch, n_classes) ndarray
+        ``(softmax(z) - onehot(label)) / batch``.
+
+    Notes
+    -----
+    Computed with the log-sum-exp shift ``z - max_k z_k``, so large logits neither
+    overflow nor lose the loss: the result is exact up to rounding whenever the spread
+    ``max_k z_k - min_k z_k`` of each row is representable in the logits' dtype.
+
+    Examples
+    --------
+    >>> loss, grad = softmax_cross_entropy(np.zeros((2, 4)), np.array([0, 3]))
+    >>> round(loss, 6) == round(math.log(4), 6), grad[0].tolist()
+    (True, [-0.375, 0.125, 0.125, 0.125])
+    >>> round(softmax_cross_entropy(np.array([[1000.0, 0.0]]), np.array([1]))[0], 3)
+    1000.0
+    """
+    n = logits.shape[0]
+    rows = np.arange(n)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    sums = exp.sum(axis=1, keepdims=True)
+    loss = float(np.mean(np.log(sums[:, 0]) - shifted[rows, labels]))
+    grad = exp
+    grad /= sums
+    grad[rows, labels] -= 1
+    grad /= n
+    return loss, grad
+
+
+def mean_squared_error(outputs: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
+    """Return the mean squared error over all entries and its gradient.
+
+    Parameters
+    ----------
+    outputs, targets : (batch, n_out) ndarrays
+
+    Returns
+    -------
+    loss : float
+        ``mean((outputs - targets)^2)`` over batch *and* outputs (PyTorch's ``MSELoss``).
+    grad : (batch, n_out) ndarray
+        ``2 (outputs - targets) / outputs.size``.
+
+    Examples
+    --------
+    >>> loss, grad = mean_squared_error(np.array([[1.0, 2.0]]), np.array([[0.0, 0.0]]))
+    >>> loss, grad.tolist()
+    (2.5, [[1.0, 2.0]])
+    """
+    diff = outputs - targets
+    loss = float(np.mean(diff * diff))
+    diff *= diff.dtype.type(2.0 / diff.size)
+    return loss, diff
+
+
+def loss_and_gradient(outputs: np.ndarray, targets: np.ndarray,
+                      loss: LossName = "cross_entropy") -> tuple[float, np.ndarray]:
+    """Dispatch to :func:`softmax_cross_entropy` or :func:`mean_squared_error` by name."""
+    if loss == "cross_entropy":
+        return softmax_cross_entropy(outputs, targets)
+    return mean_squared_error(outputs, targets)
+
+
+# -- optimizers -------------------------------------------------------------------------------
+
+class SGD:
+    """Stochastic gradient descent with heavy-ball momentum, in PyTorch's form.
+
+    .. math:: v \\leftarrow \\mu v + g, \\qquad p \\leftarrow p - \\eta v
+
+    Parameters
+    ----------
+    learning_rate : positive float
+    momentum : float in [0, 1), default 0.9
+        ``0`` gives plain SGD.
+
+    Notes
+    -----
+    :meth:`step` updates an array in place; the velocity is created on the first step
+    and belongs to that array's shape.
+
+    Examples
+    --------
+    >>> p, opt = np.array([1.0]), SGD(0.1, momentum=0.5)
+    >>> opt.step(p, np.array([1.0])); opt.step(p, np.array([1.0])); p.tolist()
+    [0.75]
+    """
+
+    def __init__(self, learning_rate: float, momentum: float = 0.9):
+        self.learning_rate = check_real("learning_rate", learning_rate, positive=True)
+        self.momentum = _check_unit_interval("momentum", momentum)
+        self._velocity = self._scratch = None
+
+    def step(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """Update ``params`` in place from ``grads`` (same shape and dtype)."""
+        self._velocity = _state(self._velocity, params, grads)
+        self._scratch = _scratch(self._scratch, params)
+        mu, lr = params.dtype.type(self.momentum), params.dtype.type(self.learning_rate)
+        for (p, g, v), tmp in _blocks(self._scratch, params, grads, self._velocity):
+            v *= mu
+            v += g
+            np.multiply(v, lr, out=tmp)
+            p -= tmp
+
+    def __repr__(self) -> str:
+        return f"SGD(learning_rate={self.learning_rate}, momentum={self.momentum})"
+
+
+class Adam:
+    """Adam (Kingma and Ba, 2015) with bias correction, in PyTorch's form.
+
+    .. math:: m \\leftarrow \\beta_1 m + (1-\\beta_1) g, \\quad
+              v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2, \\quad
+              p \\leftarrow p - \\frac{\\eta}{1-\\beta_1^t}
+              \\frac{m}{\\sqrt{v / (1-\\beta_2^t)} + \\epsilon}
+
+    Parameters
+    ----------
+    learning_rate : positive float, default 1e-3
+    beta1, beta2 : floats in [0, 1), default 0.9 and 0.999
+    eps : positive float, default 1e-8
+
+    Attributes
+    ----------
+    n_steps : int
+        Steps taken so far (the ``t`` of the bias corrections).
+
+    References
+    ----------
+    Kingma, Ba (2015), Adam: A Method for Stochastic Optimization, arXiv:1412.6980.
+
+    Examples
+    --------
+    >>> p, opt = np.array([1.0, -1.0]), Adam(0.1)
+    >>> opt.step(p, np.array([3.0, -0.01])); np.round(p, 6).tolist()   # first step: lr * sign
+    [0.9, -0.9]
+    """
+
+    def __init__(self, learning_rate: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8):
+        self.learning_rate = check_real("learning_rate", learning_rate, positive=True)
+        self.beta1 = _check_unit_interval("beta1", beta1)
+        self.beta2 = _check_unit_interval("beta2", beta2)
+        self.eps = check_real("eps", eps, positive=True)
+        self._m = self._v = self._scratch = None
+        self.n_steps = 0
+
+    def step(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """Update ``params`` in place from ``grads`` (same shape and dtype)."""
+        self._m = _state(self._m, params, grads)
+        self._v = _state(self._v, params, grads)
+        self._scratch = _scratch(self._scratch, params)
+        self.n_steps += 1
+        dtype = params.dtype.type
+        b1, b2, c1, c2 = (dtype(c) for c in (self.beta1, self.beta2, 1 - self.beta1,
+                                             1 - self.beta2))
+        v_scale = dtype(1 / math.sqrt(1 - self.beta2 ** self.n_steps))
+        step_size = dtype(self.learning_rate / (1 - self.beta1 ** self.n_steps))
+        for (p, g, m, v), tmp in _blocks(self._scratch, params, grads, self._m, self._v):
+            m *= b1
+            np.multiply(g, c1, out=tmp)
+            m += tmp
+            v *= b2
+            np.multiply(g, g, out=tmp)
+            tmp *= c2
+            v += tmp
+            np.sqrt(v, out=tmp)                 # tmp = sqrt(v / (1 - beta2^t)) + eps
+            tmp *= v_scale
+            tmp += dtype(self.eps)
+            np.divide(m, tmp, out=tmp)
+            tmp *= step_size
+            p -= tmp
+
+    def __repr__(self) -> str:
+        return (f"Adam(learning_rate={self.learning_rate}, beta1={self.beta1}, "
+                f"beta2={self.beta2}, eps={self.eps})")
+
+
+def _check_unit_interval(name, value) -> float:
+    value = check_real(name, value)
+    if not 0 <= value < 1:
+        raise ValueError(f"{name} must lie in [0, 1); got {value!r}")
+    return value
+
+
+def _blocks(scratch, *arrays):
+    """Yield matching blocks of equally shaped C-contiguous arrays, and a scratch block.
+
+    An optimizer step is memory-bound: updating block by block keeps the few arrays of a
+    block, and the one small scratch array, in the CPU cache between the operations,
+    instead of streaming every array from memory once per operation.
+    """
+    flat = [a.reshape(-1) for a in arrays]
+    for start in range(0, flat[0].size, _BLOCK):
+        blocks = [a[start:start + _BLOCK] for a in flat]
+        yield blocks, scratch[:blocks[0].size]
+
+
+def _scratch(buffer, params) -> np.ndarray:
+    """Return a scratch array of one block (created once per optimizer)."""
+    size = min(_BLOCK, params.size)
+    if buffer is None or buffer.size < size or buffer.dtype != params.dtype:
+        return np.empty(size, dtype=params.dtype)
+    return buffer
+
+
+def _state(buffer, params, grads) -> np.ndarray:
+    """Return the optimizer buffer for ``params``, creating it (zeros) on first use."""
+    if not isinstance(params, np.ndarray) or not isinstance(grads, np.ndarray):
+        raise TypeError("params and grads must be numpy.ndarrays; got "
+                        f"{type(params).__name__} and {type(grads).__name__}")
+    if not params.flags.c_contiguous or not params.flags.writeable:
+        raise ValueError("params must be a writeable C-contiguous array (it is updated in "
+                         "place)")
+    if params.shape != grads.shape:
+        raise ValueError(f"grads must have the shape of params {params.shape!r}; "
+                         f"got {grads.shape!r}")
+    if buffer is None:
+        return np.zeros_like(params)
+    if buffer.shape != params.shape:
+        raise ValueError(f"this optimizer was used for params of shape {buffer.shape!r}; "
+                         f"got {params.shape!r} (create one optimizer per network)")
+    return buffer
+
+
+# -- diagnostics ------------------------------------------------------------------------------
+
+def layer_norms(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Return the Frobenius norm of each array, as a float64 vector.
+
+    Examples
+    --------
+    >>> layer_norms([np.full((2, 2), 3.0), np.zeros(5)]).tolist()
+    [6.0, 0.0]
+    """
+    return np.array([math.sqrt(float(np.vdot(a, a))) for a in arrays])
+
+
+def dead_unit_fraction(inputs: list) -> np.ndarray:
+    """Return, per hidden layer, the fraction of units that output 0 for every example.
+
+    Parameters
+    ----------
+    inputs : list of ndarrays
+        As returned by :func:`forward`; ``inputs[1:]`` are the hidden activations.
+
+    Returns
+    -------
+    (n_layers - 1,) float64 ndarray
+        A ReLU unit whose pre-activation is negative on the whole batch is *dead* on it:
+        its output and its gradient are zero, so its incoming weights do not learn from
+        this batch.
+
+    Examples
+    --------
+    >>> hidden = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 2.0]])
+    >>> dead_unit_fraction([np.ones((2, 4)), hidden]).tolist()
+    [0.3333333333333333]
+    """
+    return np.array([float(np.mean(~np.any(a != 0, axis=0))) for a in inputs[1:]])
+
+
+# -- training ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class History:
+    """Per-epoch record of a training run.
+
+    Row ``0`` of every array describes the network at initialization, row ``e`` the
+    network after epoch ``e``.  From the epoch in which training diverged on (a minibatch
+    loss became NaN or infinite), every entry is NaN.
+
+    Attributes
+    ----------
+    epoch : (n_epochs + 1,) int ndarray
+        ``0, 1, ..., n_epochs``.
+    train_loss, test_loss : (n_epochs + 1,) ndarrays
+        Mean loss over the whole training and test sets (NaN if there is no test set).
+    train_accuracy, test_accuracy : (n_epochs + 1,) ndarrays
+        Fraction of correct arg-max predictions; NaN for regression targets, and NaN when
+        some output is not finite.
+    grad_norm : (n_epochs + 1, n_layers) ndarray
+        Frobenius norm of ``dL/dW_l`` on the probe batch, per layer.
+    dead_fraction : (n_epochs + 1, n_layers - 1) ndarray
+        Per hidden layer, the share of units that output 0 on the whole probe batch.
+    update_ratio : (n_epochs + 1, n_layers) ndarray
+        ``||Delta W_l|| / ||W_l||`` of one optimizer step: the epoch's last full-size
+        minibatch step.  Row 0 is NaN (no step yet).
+    diverged_epoch : int or None
+        The epoch in which a minibatch loss (or, at its end, a parameter) first became
+        non-finite; None if it never did.
+    """
+
+    epoch: np.ndarray
+    train_loss: np.ndarray
+    test_loss: np.ndarray
+    train_accuracy: np.ndarray
+    test_accuracy: np.ndarray
+    grad_norm: np.ndarray
+    dead_fraction: np.ndarray
+    update_ratio: np.ndarray
+    diverged_epoch: int | None = None
+
+    @property
+    def diverged(self) -> bool:
+        """Whether training diverged (and stopped early)."""
+        return self.diverged_epoch is not None
+
+
+def _prepare_targets(net: MLP, y, loss: str, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return (targets for the loss, labels for accuracy or None) after checking ``y``."""
+    n_out = net.layer_sizes[-1]
+    check_array(name, y, finite=True)
+    if y.dtype.kind in "iu" and y.ndim == 1:
+        if y.min() < 0 or y.max() >= n_out:
+            raise ValueError(f"{name} labels must lie in range({n_out}); got values from "
+                             f"{int(y.min())} to {int(y.max())}")
+        labels = y.astype(np.intp)
+        if loss == "cross_entropy":
+            return labels, labels
+        return np.eye(n_out, dtype=net.dtype)[labels], labels
+    if loss == "cross_entropy":
+        raise TypeError(f"{name} must hold integer class labels (1-D) for cross_entropy; "
+                        f"got dtype {y.dtype} and shape {y.shape!r}")
+    if y.ndim != 2 or y.shape[1] != n_out:
+        raise ValueError(f"{name} must have shape (n, {n_out}) for mse; got {y.shape!r}")
+    return y.astype(net.dtype, copy=False), None
+
+
+def _check_pair(net, x, y, loss, names) -> tuple:
+    check_array(names[0], x, ndim=2)      # data must be finite (forward alone need not be)
+    x = _check_input(net, x)
+    targets, labels = _prepare_targets(net, y, loss, names[1])
+    if len(targets) != len(x):
+        raise ValueError(f"{names[0]} and {names[1]} must have the same length; got "
+                         f"{len(x)} and {len(targets)}")
+    return x, targets, labels
+
+
+def evaluate(net: MLP, x: np.ndarray, y: np.ndarray,
+             loss: LossName = "cross_entropy") -> tuple[float, float]:
+    """Return the mean loss and the accuracy of ``net`` on a whole data set.
+
+    Parameters
+    ----------
+    net : MLP
+    x : (n, n_in) ndarray
+    y : (n,) integer labels, or (n, n_out) float targets (``loss='mse'`` only)
+    loss : {'cross_entropy', 'mse'}
+
+    Returns
+    -------
+    loss : float
+    accuracy : float
+        Share of arg-max predictions equal to the label; NaN for float targets or
+        non-finite outputs.
+
+    Examples
+    --------
+    >>> net = init_mlp([2, 3], "zeros")
+    >>> loss, acc = evaluate(net, np.ones((4, 2)), np.array([0, 1, 2, 0]))
+    >>> round(loss, 4) == round(math.log(3), 4), acc                # uniform softmax
+    (True, 0.5)
+    """
+    check_choice("loss", loss, LOSSES)
+    x, targets, labels = _check_pair(net, x, y, loss, ("x", "y"))
+    with np.errstate(all="ignore"):
+        return _evaluate(net, x, targets, labels, loss)
+
+
+def _evaluate(net, x, targets, labels, loss) -> tuple[float, float]:
+    outputs = predict(net, x)
+    value, _ = loss_and_gradient(outputs, targets, loss)
+    if labels is None or not np.all(np.isfinite(outputs)):
+        return value, math.nan
+    return value, float(np.mean(outputs.argmax(axis=1) == labels))
+
+
+def _run_epoch(net, optimizer, x, targets, batch_size, loss, rng, grads, workspace):
+    """One shuffled pass over the data; return (mean loss, update ratios of the last full
+    step or None, whether every loss was finite)."""
+    order = rng.permutation(len(x))
+    x, targets = x[order], targets[order]
+    n_full = len(x) // batch_size
+    measured_step = n_full - 1 if n_full else 0
+    total, ratios = 0.0, None
+    for step, start in enumerate(range(0, len(x), batch_size)):
+        outputs, inputs = forward(net, x[start:start + batch_size], workspace=workspace)
+        value, grad_outputs = loss_and_gradient(outputs, targets[start:start + batch_size], loss)
+        if not math.isfinite(value):
+            return math.nan, ratios, False
+        total += value * len(outputs)
+        backward(net, inputs, grad_outputs, out=grads, workspace=workspace)
+        before = net.params.copy() if step == measured_step else None
+        optimizer.step(net.params, grads.flat)
+        if before is not None:
+            ratios = _update_ratios(net, before)
+    return total / len(x), ratios, True
+
+
+def _update_ratios(net: MLP, before: np.ndarray) -> np.ndarray:
+    """``||W_l(after) - W_l(before)|| / ||W_l(before)||`` per layer; overwrites ``before``."""
+    norms_before = layer_norms(_parameter_views(before, net.layer_sizes)[0])
+    np.subtract(net.params, before, out=before)
+    return layer_norms(_parameter_views(before, net.layer_sizes)[0]) / norms_before
+
+
+def _check_training_args(net, optimizer, batch_size, loss):
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be an MLP; got {type(net).__name__}")
+    if not callable(getattr(optimizer, "step", None)):
+        raise TypeError(f"optimizer must have a step(params, grads) method; got {optimizer!r}")
+    check_choice("loss", loss, LOSSES)
+    return check_int("batch_size", batch_size, minimum=1)
+
+
+def train_epoch(net: MLP, optimizer, x: np.ndarray, y: np.ndarray, *, batch_size: int = 64,
+                loss: LossName = "cross_entropy", rng=None) -> float:
+    """Run one epoch of minibatch training (shuffled with ``rng``) and return its mean loss.
+
+    The last minibatch is smaller when ``batch_size`` does not divide ``len(x)``.  The
+    returned value is the mean of the minibatch losses weighted by their size (each
+    measured before its own update); NaN if one was not finite, in which case the epoch
+    stops at that minibatch.
+
+    Examples
+    --------
+    >>> from kaiming_lib.data import make_spirals
+    >>> data, net = make_spirals(200, rng=0), init_mlp([2, 32, 2], rng=0)
+    >>> losses = [train_epoch(net, SGD(0.1), data.x_train, data.y_train, rng=0)
+    ...           for _ in range(3)]
+    >>> losses[-1] < losses[0]
+    True
+    """
+    batch_size = _check_training_args(net, optimizer, batch_size, loss)
+    x, targets, _ = _check_pair(net, x, y, loss, ("x", "y"))
+    with np.errstate(all="ignore"):
+        return _run_epoch(net, optimizer, x, targets, batch_size, loss, as_rng(rng),
+                          Gradients.like(net), Workspace(net, batch_size))[0]
+
+
+def _probe(net, x, targets, loss) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient norm per layer and dead-unit fraction per hidden layer on a probe batch."""
+    outputs, inputs = forward(net, x)
+    _, grad_outputs = loss_and_gradient(outputs, targets, loss)
+    return layer_norms(backward(net, inputs, grad_outputs).weights), dead_unit_fraction(inputs)
+
+
+def train(net: MLP, optimizer, data, *, n_epochs: int = 10, batch_size: int = 64,
+          loss: LossName = "cross_entropy", rng=None, probe_size: int = 256,
+          progress: Callable[[Iterable], Iterable] | None = None) -> History:
+    """Train ``net`` in place with minibatches and record its health after every epoch.
+
+    Parameters
+    ----------
+    net : MLP
+        Trained in place.
+    optimizer : SGD, Adam, or any object with ``step(params, grads)``
+    data : Dataset
+        Anything with ``x_train``, ``y_train``, ``x_test`` and ``y_test`` (the test pair
+        may be None); see :mod:`kaiming_lib.data`.
+    n_epochs : int, default 10
+        At least 1.
+    batch_size : int, default 64
+    loss : {'cross_entropy', 'mse'}
+        ``'mse'`` with integer labels trains on one-hot targets.
+    rng : None, int or numpy.random.Generator
+        Shuffles the training set every epoch.
+    probe_size : int, default 256
+        The first ``probe_size`` training examples form the fixed probe batch on which
+        gradient norms and dead units are measured.
+    progress : callable, optional
+        Wraps the epoch iterable, e.g. ``tqdm.auto.tqdm`` for a progress bar.
+
+    Returns
+    -------
+    History
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad ``batch_size``, ``n_epochs``, ``probe_size`` or ``loss``; for data that
+        is not a finite 2-D ndarray with the network's input width; for labels that are
+        not integers in ``range(n_out)`` (cross-entropy) or train and test pairs of
+        different lengths.
+
+    Notes
+    -----
+    Same network, optimizer state, data and seed give the same history, bit for bit, on
+    the same machine and libraries.  Floating-point overflow is expected when a bad
+    initialization diverges: it is silenced (``np.errstate``) and recorded instead:
+    training stops at the first non-finite minibatch loss (or at the end of an epoch
+    that left a parameter non-finite), ``History.diverged_epoch`` names that epoch and
+    its row and all later ones are NaN.
+
+    Examples
+    --------
+    >>> from kaiming_lib.data import make_spirals
+    >>> data = make_spirals(400, rng=0)
+    >>> net = init_mlp([2, 64, 64, 2], "kaiming_normal", rng=1)
+    >>> history = train(net, SGD(0.05), data, n_epochs=30, batch_size=32, rng=2)
+    >>> history.train_loss.shape, history.grad_norm.shape, history.dead_fraction.shape
+    ((31,), (31, 3), (31, 2))
+    >>> bool(history.train_accuracy[-1] > 0.9), history.diverged
+    (True, False)
+    """
+    batch_size = _check_training_args(net, optimizer, batch_size, loss)
+    n_epochs = check_int("n_epochs", n_epochs, minimum=1)
+    probe_size = check_int("probe_size", probe_size, minimum=1)
+    x, targets, labels = _check_pair(net, data.x_train, data.y_train, loss,
+                                     ("data.x_train", "data.y_train"))
+    test = None
+    if getattr(data, "x_test", None) is not None:
+        test = _check_pair(net, data.x_test, data.y_test, loss, ("data.x_test", "data.y_test"))
+    rng, grads, workspace = as_rng(rng), Gradients.like(net), Workspace(net, batch_size)
+    record = _empty_record(n_epochs, net.n_layers)
+    epochs = range(1, n_epochs + 1)
+    with np.errstate(all="ignore"):
+        _record_epoch(record, 0, net, (x, targets, labels), test, loss, probe_size)
+        for epoch in (progress(epochs) if progress is not None else epochs):
+            _, ratios, finite = _run_epoch(net, optimizer, x, targets, batch_size, loss, rng,
+                                           grads, workspace)
+            if not (finite and np.all(np.isfinite(net.params))):
+                return History(diverged_epoch=epoch, **record)
+            _record_epoch(record, epoch, net, (x, targets, labels), test, loss, probe_size)
+            record["update_ratio"][epoch] = ratios
+    return History(**record)
+
+
+def _empty_record(n_epochs: int, n_layers: int) -> dict:
+    rows = n_epochs + 1
+    record = {name: np.full(rows, np.nan) for name in
+              ("train_loss", "test_loss", "train_accuracy", "test_accuracy")}
+    record["epoch"] = np.arange(rows)
+    record["grad_norm"] = np.full((rows, n_layers), np.nan)
+    record["dead_fraction"] = np.full((rows, n_layers - 1), np.nan)
+    record["update_ratio"] = np.full((rows, n_layers), np.nan)
+    return record
+
+
+def _record_epoch(record, epoch, net, train_set, test_set, loss, probe_size) -> None:
+    x, targets, labels = train_set
+    record["train_loss"][epoch], record["train_accuracy"][epoch] = _evaluate(
+        net, x, targets, labels, loss)
+    if test_set is not None:
+        record["test_loss"][epoch], record["test_accuracy"][epoch] = _evaluate(
+            net, *test_set, loss)
+    record["grad_norm"][epoch], record["dead_fraction"][epoch] = _probe(
+        net, x[:probe_size], targets[:probe_size], loss)

@@ -1,0 +1,274 @@
+"""Tests for kaiming_lib.data: the shipped digits, the split, standardization, synthetic sets."""
+
+import hashlib
+import math
+import re
+from importlib import resources
+
+import numpy as np
+import pytest
+
+from kaiming_lib.data import (
+    ChecksumError, Dataset, load_digits, make_spirals, make_teacher, read_digits_file,
+    standardize, stratified_split,
+)
+
+# From kaiming_lib/datasets/README.md, stated here rather than read from the code.
+README_SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
+README_CLASS_COUNTS = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+
+
+def _shipped_bytes() -> bytes:
+    return resources.files("kaiming_lib").joinpath("datasets", "digits.csv.gz").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def raw_digits():
+    return read_digits_file()
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits()
+
+
+# -- the digits file -------------------------------------------------------------------------
+
+def test_the_shipped_file_has_the_sha256_stated_in_the_readme():
+    assert hashlib.sha256(_shipped_bytes()).hexdigest() == README_SHA256
+
+
+def test_digits_have_1797_images_of_64_pixels_in_0_to_16_with_the_readme_class_counts(
+        raw_digits):
+    images, labels = raw_digits
+    assert images.shape == (1797, 64) and labels.shape == (1797,)
+    assert images.min() == 0 and images.max() == 16
+    assert labels.dtype == np.int64 and set(labels.tolist()) == set(range(10))
+    assert np.bincount(labels).tolist() == README_CLASS_COUNTS
+
+
+def test_a_corrupted_copy_raises_checksum_error_naming_the_file_and_both_hashes(tmp_path):
+    data = bytearray(_shipped_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path = tmp_path / "digits.csv.gz"
+    path.write_bytes(bytes(data))
+    actual = hashlib.sha256(bytes(data)).hexdigest()
+    for given in (path, str(path)):
+        with pytest.raises(ChecksumError) as caught:
+            load_digits(path=given)
+        message = str(caught.value)
+        assert str(path) in message and actual in message and README_SHA256 in message
+    assert issubclass(ChecksumError, ValueError)
+
+
+def test_a_truncated_copy_is_refused_before_parsing(tmp_path):
+    path = tmp_path / "digits.csv.gz"
+    path.write_bytes(_shipped_bytes()[:-10])
+    with pytest.raises(ValueError, match=re.escape(README_SHA256)):
+        read_digits_file(path)
+
+
+def test_an_intact_copy_elsewhere_loads_like_the_shipped_file(tmp_path, raw_digits):
+    path = tmp_path / "copy.csv.gz"
+    path.write_bytes(_shipped_bytes())
+    images, labels = read_digits_file(str(path))
+    assert np.array_equal(images, raw_digits[0]) and np.array_equal(labels, raw_digits[1])
+
+
+# -- the split -------------------------------------------------------------------------------
+
+def test_the_default_split_is_stratified_within_one_sample_per_class(digits):
+    assert len(digits.x_train) + len(digits.x_test) == 1797
+    assert digits.x_train.shape[1] == digits.x_test.shape[1] == 64
+    test_counts = np.bincount(digits.y_test, minlength=10)
+    train_counts = np.bincount(digits.y_train, minlength=10)
+    assert (test_counts + train_counts).tolist() == README_CLASS_COUNTS
+    for count, n_test in zip(README_CLASS_COUNTS, test_counts):
+        assert abs(n_test - 0.2 * count) <= 1
+
+
+def test_train_and_test_are_disjoint_and_cover_every_image(raw_digits):
+    images, labels = raw_digits
+    ds = load_digits(standardized=False, dtype=np.float64)
+    rows = np.concatenate([np.c_[ds.x_train, ds.y_train], np.c_[ds.x_test, ds.y_test]])
+    expected = np.c_[images, labels].astype(np.float64)
+    # same multiset of (image, label) rows: sort both lexicographically and compare
+    assert np.array_equal(rows[np.lexsort(rows.T[::-1])], expected[np.lexsort(expected.T[::-1])])
+
+
+def test_stratified_split_indices_are_disjoint_covering_and_keep_class_shares():
+    labels = np.repeat([0, 1, 2], [50, 31, 7])
+    train, test = stratified_split(labels, 0.3, rng=5)
+    assert np.intersect1d(train, test).size == 0
+    assert np.array_equal(np.sort(np.concatenate([train, test])), np.arange(len(labels)))
+    for cls, count in enumerate([50, 31, 7]):
+        assert abs(np.sum(labels[test] == cls) - 0.3 * count) <= 1
+
+
+def test_the_same_split_seed_gives_the_same_split_and_another_seed_a_different_one(digits):
+    again, other = load_digits(split_seed=0), load_digits(split_seed=1)
+    assert np.array_equal(digits.x_train, again.x_train)
+    assert np.array_equal(digits.y_test, again.y_test)
+    assert not np.array_equal(digits.y_train, other.y_train)
+    a, b = stratified_split(np.arange(40) % 4, rng=3), stratified_split(np.arange(40) % 4, rng=3)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_stratified_split_does_not_mutate_the_labels():
+    labels = np.arange(30) % 3
+    copy = labels.copy()
+    stratified_split(labels, 0.2, rng=0)
+    assert np.array_equal(labels, copy)
+
+
+# -- standardization -------------------------------------------------------------------------
+
+def test_standardized_training_pixels_have_mean_0_and_std_1_and_constant_pixels_stay_0(
+        digits):
+    raw = load_digits(standardized=False, dtype=np.float64)
+    constant = raw.x_train.std(axis=0) == 0
+    assert constant.any()                   # e.g. the blank corner: the guard is exercised
+    x = digits.x_train.astype(np.float64)
+    # float32 storage: relative rounding 6e-8 on values of order 1..10
+    np.testing.assert_allclose(x.mean(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(x.std(axis=0)[~constant], 1.0, atol=1e-6)
+    assert np.all(x[:, constant] == 0)
+
+
+def test_standardization_uses_training_statistics_only(digits):
+    raw = load_digits(standardized=False, dtype=np.float64)
+    mean, std = raw.x_train.mean(axis=0), raw.x_train.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    np.testing.assert_allclose(digits.x_test, (raw.x_test - mean) / std, rtol=1e-6, atol=1e-6)
+    # the test set's own statistics differ from 0 and 1: they were not used
+    assert np.abs(digits.x_test.astype(np.float64).mean(axis=0)).max() > 1e-3
+
+
+def test_standardize_handles_constant_features_without_dividing_by_zero():
+    x_train = np.array([[1.0, 5.0, 0.0], [3.0, 5.0, 0.0]])
+    x_test = np.array([[2.0, 6.0, 1.0]])
+    with np.errstate(all="raise"):
+        a, b = standardize(x_train, x_test)
+    assert a.tolist() == [[-1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
+    assert b.tolist() == [[0.0, 1.0, 1.0]]
+    assert x_train.tolist() == [[1.0, 5.0, 0.0], [3.0, 5.0, 0.0]]     # not mutated
+
+
+def test_digits_are_float32_by_default_and_float64_on_request(digits):
+    assert digits.x_train.dtype == np.float32 and digits.y_train.dtype == np.int64
+    assert load_digits(dtype=np.float64).x_test.dtype == np.float64
+    assert digits.n_classes == 10 and digits.n_features == 64 and digits.n_outputs == 10
+
+
+# -- synthetic sets --------------------------------------------------------------------------
+
+def test_spirals_have_the_requested_shapes_and_balanced_classes():
+    ds = make_spirals(601, 3, rng=0)
+    assert isinstance(ds, Dataset) and ds.n_classes == 3
+    assert ds.x_train.shape[1] == 2 and len(ds.x_train) + len(ds.x_test) == 601
+    counts = np.bincount(np.concatenate([ds.y_train, ds.y_test]))
+    assert counts.max() - counts.min() <= 1
+    assert ds.x_train.dtype == np.float32 and ds.y_train.dtype == np.int64
+
+
+def test_noiseless_spiral_points_lie_on_their_arm():
+    # Closed form: radius r = t, angle = 2 pi (k / K + n_turns r), modulo 2 pi.
+    ds = make_spirals(300, 3, noise=0.0, n_turns=1.5, rng=1, dtype=np.float64)
+    x, k = np.concatenate([ds.x_train, ds.x_test]), np.concatenate([ds.y_train, ds.y_test])
+    r = np.hypot(x[:, 0], x[:, 1])
+    assert np.all((r >= 0.05) & (r < 1.0))
+    expected = 2 * np.pi * (k / 3 + 1.5 * r)
+    gap = np.angle(np.exp(1j * (np.arctan2(x[:, 1], x[:, 0]) - expected)))   # wrapped
+    assert np.abs(gap).max() < 1e-9
+
+
+def test_spiral_noise_has_the_requested_standard_deviation():
+    # With the same seed the positions and the split are drawn identically, so the
+    # difference of a noisy and a noiseless set is the noise itself: N = 2 * 4000 draws.
+    # The sample variance has relative std sqrt(2/(N-1)) = 0.0158; allow 5 of them.
+    clean = make_spirals(4000, 2, noise=0.0, rng=7, dtype=np.float64)
+    noisy = make_spirals(4000, 2, noise=0.2, rng=7, dtype=np.float64)
+    assert np.array_equal(clean.y_train, noisy.y_train)
+    diff = np.concatenate([noisy.x_train - clean.x_train, noisy.x_test - clean.x_test])
+    assert abs(diff.var() / 0.2 ** 2 - 1) < 5 * math.sqrt(2 / (diff.size - 1))
+
+
+def test_synthetic_sets_are_deterministic_for_a_seed_and_differ_across_seeds():
+    for make in (lambda s: make_spirals(200, rng=s), lambda s: make_teacher(200, 5, 3, rng=s)):
+        a, b, c = make(0), make(0), make(1)
+        assert np.array_equal(a.x_train, b.x_train) and np.array_equal(a.y_test, b.y_test)
+        assert not np.array_equal(a.x_train, c.x_train)
+
+
+def test_teacher_classification_has_the_requested_shapes_and_roughly_balanced_classes():
+    for seed in range(5):
+        ds = make_teacher(2000, 20, 10, rng=seed)
+        assert ds.x_train.shape[1] == ds.x_test.shape[1] == 20
+        # per-class rounding: each class moves the test size by at most half a sample
+        assert len(ds.x_train) + len(ds.x_test) == 2000 and abs(len(ds.x_test) - 400) <= 5
+        assert ds.n_classes == 10 and ds.y_train.dtype == np.int64
+        counts = np.bincount(np.concatenate([ds.y_train, ds.y_test]), minlength=10)
+        # every class gets at least a quarter of its fair share 2000 / 10 = 200
+        assert counts.min() >= 50, (seed, counts.tolist())
+
+
+def test_teacher_regression_targets_have_mean_0_and_std_1_per_output():
+    ds = make_teacher(1000, 6, 3, task="regression", rng=2, dtype=np.float64)
+    assert ds.n_classes == 0 and ds.n_outputs == 3
+    assert ds.y_train.shape == (800, 3) and ds.y_test.shape == (200, 3)
+    y = np.concatenate([ds.y_train, ds.y_test])
+    np.testing.assert_allclose(y.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(y.std(axis=0), 1.0, rtol=1e-12)
+
+
+def test_a_linear_teacher_produces_targets_affine_in_the_inputs():
+    ds = make_teacher(300, 4, 2, hidden_sizes=(), task="regression", rng=3, dtype=np.float64)
+    x = np.c_[ds.x_train, np.ones(len(ds.x_train))]
+    _, residual, _, _ = np.linalg.lstsq(x, ds.y_train, rcond=None)
+    assert np.all(residual < 1e-20)
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+BAD_INPUT = [
+    (lambda: load_digits(test_fraction=0), ValueError,
+     r"test_fraction must lie strictly between 0 and 1; got 0.0"),
+    (lambda: load_digits(test_fraction=1), ValueError,
+     r"test_fraction must lie strictly between 0 and 1; got 1.0"),
+    (lambda: load_digits(test_fraction=float("nan")), ValueError,
+     r"test_fraction must be finite; got nan"),
+    (lambda: load_digits(test_fraction="0.2"), TypeError, r"test_fraction must be a real"),
+    (lambda: load_digits(split_seed=-1), ValueError, r"split_seed must be at least 0; got -1"),
+    (lambda: load_digits(split_seed=1.5), TypeError, r"split_seed must be an integer; got 1.5"),
+    (lambda: load_digits(split_seed=True), TypeError, r"split_seed must be an integer; got True"),
+    (lambda: load_digits(standardized="yes"), TypeError,
+     r"standardized must be True or False; got 'yes'"),
+    (lambda: load_digits(dtype=np.int32), ValueError, r"dtype must be one of float16"),
+    (lambda: make_spirals(0), ValueError, r"n_samples must be at least 4; got 0"),
+    (lambda: make_spirals(100, 1), ValueError, r"n_classes must be at least 2; got 1"),
+    (lambda: make_spirals(100, 2.0), TypeError, r"n_classes must be an integer; got 2.0"),
+    (lambda: make_spirals(noise=-0.1), ValueError, r"noise must be non-negative; got -0.1"),
+    (lambda: make_spirals(noise=float("nan")), ValueError, r"noise must be finite; got nan"),
+    (lambda: make_spirals(noise="0.1"), TypeError, r"noise must be a real number; got '0.1'"),
+    (lambda: make_spirals(n_turns=0), ValueError, r"n_turns must be positive; got 0.0"),
+    (lambda: make_spirals(test_fraction=1.5), ValueError, r"test_fraction must lie strictly"),
+    (lambda: make_spirals(rng=-3), ValueError, r"rng seed must be non-negative; got -3"),
+    (lambda: make_teacher(0), ValueError, r"n_samples must be at least 2; got 0"),
+    (lambda: make_teacher(100, 5, 1), ValueError, r"n_outputs must be at least 2; got 1"),
+    (lambda: make_teacher(100, 0), ValueError, r"n_features must be at least 1; got 0"),
+    (lambda: make_teacher(100, hidden_sizes=(8, 0)), ValueError,
+     r"hidden_sizes entry must be at least 1; got 0"),
+    (lambda: make_teacher(100, task="clustering"), ValueError,
+     r"task must be one of 'classification', 'regression'; got 'clustering'"),
+    (lambda: stratified_split([0, 1, 0, 1]), TypeError,
+     r"labels must be a 1-D integer ndarray; got \[0, 1, 0, 1\]"),
+    (lambda: stratified_split(np.array([0.0, 1.0])), TypeError, r"labels must be a 1-D integer"),
+    (lambda: stratified_split(np.array([0, 1]), 0.1), ValueError,
+     r"test_fraction=0.1 leaves an empty train or test set for 2 examples"),
+]
+
+
+@pytest.mark.parametrize("call, error, match", BAD_INPUT)
+def test_bad_input_raises_a_clear_error(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
