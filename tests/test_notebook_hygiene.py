@@ -13,6 +13,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 MAX_BYTES = 2 * 1024 * 1024
+# The course's planned sequence (README "The notebooks"); a notebook lands under its name.
+PLANNED = (
+    "00_why_initialization_matters",
+    "01_variance_of_a_linear_layer",
+    "02_relu_and_the_factor_two",
+    "03_backward_pass_fan_in_and_fan_out",
+    "04_comparing_initialization_schemes",
+    "05_training_small_relu_nets",
+    "06_reproducing_he_et_al_depth_experiment",
+    "07_beyond_kaiming",
+)
 # Absolute paths of common home, temporary and work folders, and Windows drives.
 PRIVATE_PATH = re.compile(r"(/home/|/root/|/Users/|/work/|/tmp/|/private/var/|[A-Z]:\\\\)")
 
@@ -34,9 +45,16 @@ def test_there_are_notebooks():
     assert NOTEBOOKS, "notebooks/ holds no numbered notebook"
 
 
-def test_numbering_is_consecutive_from_zero():
-    numbers = [int(p.name[:2]) for p in NOTEBOOKS]
-    assert numbers == list(range(len(numbers)))
+def test_every_notebook_has_its_planned_name():
+    stems = [p.stem for p in NOTEBOOKS]
+    assert set(stems) <= set(PLANNED), sorted(set(stems) - set(PLANNED))
+    assert stems[0] == PLANNED[0], "the course starts with notebook 00"
+
+
+def test_readme_links_every_notebook_that_exists(notebook):
+    path, _ = notebook
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"](notebooks/{path.name})" in readme, f"README does not link {path.name}"
 
 
 def test_code_cells_were_executed_once_top_to_bottom(notebook):
