@@ -5,6 +5,7 @@ in matplotlib):
 
 - ``kaiming_lib.init``: initializers that match ``torch.nn.init``, and the scheme registry;
 - ``kaiming_lib.variance``: the variance theory (moments, gains, predicted recursions);
+- ``kaiming_lib.probes``: measured signal propagation through stacks of layers;
 - ``kaiming_lib.mlp``: NumPy networks with hand-written backprop, and their training loop;
 - ``kaiming_lib.data``: the 8x8 digits and synthetic data sets, offline;
 - ``kaiming_lib.plotting``: scheme colours, course style, figure saving, plot helpers.
@@ -14,7 +15,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"init", "variance", "mlp", "data", "plotting"}
+_SUBMODULES = {"init", "variance", "probes", "mlp", "data", "plotting"}
 
 
 def __getattr__(name):

@@ -9,10 +9,14 @@ from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+import numpy as np
 
-from ._validation import check_choice
+from ._validation import check_array, check_choice
 
-__all__ = ["SCHEME_COLORS", "scheme_color", "use_course_style", "save_figure", "FIGURES_ENV"]
+__all__ = [
+    "SCHEME_COLORS", "scheme_color", "use_course_style", "save_figure", "FIGURES_ENV",
+    "plot_band", "plot_depth_profile", "plot_histograms",
+]
 
 #: One colour per scheme, the same in every notebook.  Paul Tol's colour-blind-safe "muted"
 #: palette, plus two of his "vibrant" colours and black for the last schemes.
@@ -112,3 +116,160 @@ def save_figure(fig, name: str, directory=None) -> list:
     return [png, svg]
 
 
+
+
+def _axes(ax):
+    if ax is None:
+        return plt.gca()
+    if not isinstance(ax, mpl.axes.Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}")
+    return ax
+
+
+def plot_band(x, values, *, ax=None, color=None, label=None, linestyle="-",
+              band: str = "range"):
+    """Draw the median over seeds of ``values`` with a shaded band around it.
+
+    Parameters
+    ----------
+    x : (n,) ndarray
+        Positions along the horizontal axis (layers, epochs).
+    values : (n_seeds, n) ndarray
+        One row per seed.
+    ax : matplotlib Axes, optional
+        Where to draw (the current Axes by default).
+    color, label, linestyle : optional
+        Passed to the median line; the band takes the same colour.
+    band : {'range', 'quartiles'}
+        Shade from the smallest to the largest seed, or between the quartiles.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Raises
+    ------
+    TypeError
+        If ``x`` or ``values`` is not an ndarray, or ``ax`` not an Axes.
+    ValueError
+        If ``values`` is not 2-D with ``len(x)`` columns, or ``band`` is unknown.
+
+    Notes
+    -----
+    Points where some seed is not finite, or not positive on a log-scaled vertical axis,
+    are left out of the line and the band, so that an overflowing or vanishing signal
+    shows as a line that stops instead of a warning.
+    """
+    x = check_array("x", x, ndim=1)
+    values = check_array("values", values, ndim=2, finite=False)
+    check_choice("band", band, ("range", "quartiles"))
+    if values.shape[1] != x.size:
+        raise ValueError(
+            f"values must have one column per x, {x.size}; got shape {values.shape!r}"
+        )
+    ax = _axes(ax)
+    keep = np.isfinite(values).all(axis=0)
+    if ax.get_yscale() == "log":
+        keep &= (values > 0).all(axis=0)
+    x, values = x[keep], values[:, keep]
+    low, high = (values.min(0), values.max(0)) if band == "range" else \
+        np.percentile(values, [25, 75], axis=0)
+    (line,) = ax.plot(x, np.median(values, axis=0), color=color, label=label,
+                      linestyle=linestyle)
+    ax.fill_between(x, low, high, color=line.get_color(), alpha=0.25, linewidth=0)
+    return ax
+
+
+def plot_depth_profile(result, name: str = "preact_std", *, prediction=None, ax=None,
+                       color=None, label=None):
+    """Draw a per-layer statistic of a probe against depth, with its prediction.
+
+    Parameters
+    ----------
+    result : kaiming_lib.probes.ProbeResult
+        A probe's result; its seeds become the band.
+    name : str, default 'preact_std'
+        Any per-layer statistic of :meth:`ProbeResult.values`.
+    prediction : (n_layers,) ndarray, optional
+        The theory's value per layer, drawn dashed in the same colour.
+    ax : matplotlib Axes, optional
+    color : str, optional
+        Defaults to the scheme's colour when the scheme is registered.
+    label : str, optional
+        Defaults to the scheme's name.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Raises
+    ------
+    TypeError
+        If ``result`` has no per-layer values or ``prediction`` is not an ndarray.
+    ValueError
+        If ``prediction`` does not have one value per layer.
+    """
+    if not hasattr(result, "values") or not hasattr(result, "layers"):
+        raise TypeError(f"result must be a ProbeResult; got {type(result).__name__}")
+    ax = _axes(ax)
+    if color is None:
+        color = SCHEME_COLORS.get(result.scheme)
+    label = result.scheme if label is None else label
+    plot_band(result.layers, result.values(name), ax=ax, color=color, label=label)
+    if prediction is not None:
+        prediction = check_array("prediction", prediction, ndim=1, finite=False)
+        if prediction.size != result.n_layers:
+            raise ValueError(f"prediction must have {result.n_layers} values, one per layer; "
+                             f"got {prediction.size}")
+        ax.plot(result.layers, prediction, linestyle="--", linewidth=1,
+                color=ax.lines[-1].get_color())
+    ax.set_xlabel("layer l")
+    return ax
+
+
+def plot_histograms(result, *, kind: str = "preact", axes=None, color=None, seed: int = 0):
+    """Draw a probe's histograms, one layer per Axes.
+
+    Parameters
+    ----------
+    result : kaiming_lib.probes.ProbeResult
+    kind : {'preact', 'act'}
+        Histograms of the pre-activations ``y_l`` or the activations ``x_l``.
+    axes : sequence of matplotlib Axes, optional
+        One per histogram layer (``result.hist_layers``); a new row of subplots by default.
+    color : str, optional
+        Defaults to the scheme's colour.
+    seed : int, default 0
+        Which repetition to show.
+
+    Returns
+    -------
+    list of matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is unknown, ``seed`` out of range, or the number of Axes differs from
+        the number of histogram layers.
+    """
+    check_choice("kind", kind, ("preact", "act"))
+    hists = result.preact_hist if kind == "preact" else result.act_hist
+    if not 0 <= seed < hists.shape[0]:
+        raise ValueError(f"seed must be in [0, {hists.shape[0]}); got {seed!r}")
+    if axes is None:
+        _, axes = plt.subplots(1, len(result.hist_layers), squeeze=False,
+                               figsize=(2.5 * len(result.hist_layers), 2.5))
+        axes = axes[0]
+    axes = list(np.ravel(axes))
+    if len(axes) != len(result.hist_layers):
+        raise ValueError(f"axes must hold {len(result.hist_layers)} Axes, one per histogram "
+                         f"layer; got {len(axes)}")
+    color = SCHEME_COLORS.get(result.scheme) if color is None else color
+    edges, unit = result.hist_edges, " / std" if result.hist_units == "std" else ""
+    symbol = "y" if kind == "preact" else "x"
+    for ax, layer, fractions in zip(axes, result.hist_layers, hists[seed]):
+        ax.stairs(fractions, edges, fill=True, color=color)
+        ax.set_title(f"layer {layer}", fontsize=9)
+        ax.set_xlabel(f"{symbol}{unit} (dimensionless)")
+    axes[0].set_ylabel("fraction of values")
+    return axes
