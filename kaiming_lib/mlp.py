@@ -694,12 +694,19 @@ def _state(buffer, params, grads) -> np.ndarray:
 def layer_norms(arrays: Sequence[np.ndarray]) -> np.ndarray:
     """Return the Frobenius norm of each array, as a float64 vector.
 
+    The squares are summed in float64: in float32 a norm below about ``1e-19`` (a
+    vanishing gradient, exactly what the diagnostics are for) would underflow to 0.
+
     Examples
     --------
     >>> layer_norms([np.full((2, 2), 3.0), np.zeros(5)]).tolist()
     [6.0, 0.0]
     """
-    return np.array([math.sqrt(float(np.vdot(a, a))) for a in arrays])
+    norms = []
+    for a in arrays:
+        a = np.asarray(a, dtype=np.float64).ravel()
+        norms.append(math.sqrt(float(np.dot(a, a))))
+    return np.array(norms)
 
 
 def dead_unit_fraction(inputs: list) -> np.ndarray:

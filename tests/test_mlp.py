@@ -11,7 +11,7 @@ from kaiming_lib.data import load_digits
 from kaiming_lib.init import SCHEMES
 from kaiming_lib.mlp import (
     MLP, SGD, Adam, History, Workspace, backward, dead_unit_fraction, evaluate, forward,
-    init_mlp, mean_squared_error, predict, softmax_cross_entropy, train, train_epoch,
+    init_mlp, layer_norms, mean_squared_error, predict, softmax_cross_entropy, train, train_epoch,
 )
 
 ACTIVATIONS = ["relu", "leaky_relu", "tanh", "identity"]
@@ -395,6 +395,16 @@ def test_update_ratio_and_gradient_norm_on_a_hand_built_linear_network():
     np.testing.assert_allclose(net.weights[0], w1 - lr * dw1, rtol=1e-13)
     assert math.isclose(history.train_loss[0], np.mean((out - y) ** 2), rel_tol=1e-13)
     assert np.all(np.isnan(history.train_accuracy))         # float targets: no accuracy
+
+
+def test_layer_norms_of_tiny_float32_arrays_do_not_underflow():
+    # 1e-25 is a normal float32, but its square 1e-50 is below float32's smallest
+    # subnormal (1.4e-45): summing the squares in float32 would give a norm of exactly 0.
+    tiny = np.full((4, 25), 1e-25, dtype=np.float32)
+    expected = math.sqrt(100) * float(np.float32(1e-25))      # sqrt(n) * value
+    assert math.isclose(layer_norms([tiny])[0], expected, rel_tol=1e-12)
+    big = np.full(9, 1e30, dtype=np.float32)                  # 1e60 overflows float32
+    assert math.isclose(layer_norms([big])[0], 3 * float(np.float32(1e30)), rel_tol=1e-12)
 
 
 def test_update_ratio_is_measured_on_the_last_full_size_step_of_the_epoch():
