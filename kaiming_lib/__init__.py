@@ -8,14 +8,15 @@ in matplotlib):
 - ``kaiming_lib.probes``: measured signal propagation through stacks of layers;
 - ``kaiming_lib.mlp``: NumPy networks with hand-written backprop, and their training loop;
 - ``kaiming_lib.data``: the 8x8 digits and synthetic data sets, offline;
-- ``kaiming_lib.plotting``: scheme colours, course style, figure saving, plot helpers.
+- ``kaiming_lib.plotting``: scheme colours, course style, figure saving, plot helpers;
+- ``kaiming_lib.exercises``: checkers for the notebooks' coding exercises.
 """
 
 import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"init", "variance", "probes", "mlp", "data", "plotting"}
+_SUBMODULES = {"init", "variance", "probes", "mlp", "data", "plotting", "exercises"}
 
 
 def __getattr__(name):

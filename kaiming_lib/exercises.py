@@ -1,0 +1,238 @@
+"""Checkers for the notebooks' coding exercises.
+
+Each checker takes the attendee's answer (usually a function), tries it on cases the
+attendee has not seen, and returns a :class:`Feedback`: whether the answer is right and a
+hint that points at the mistake without giving the answer away.  Checkers recognise the
+common mistakes of each exercise (a missing factor of two, the wrong fan, a forgotten
+square root) and name the idea that was missed.  The reference solutions live in the
+repository's ``solutions/`` folder, one file per notebook.
+
+A wrong answer is not an error: it gives ``Feedback(passed=False, ...)``.  An answer of the
+wrong kind (not callable where a function is asked for) raises ``TypeError``.
+
+Examples
+--------
+>>> import math
+>>> check_uniform_bound(lambda std: math.sqrt(3) * std)
+Right: U(-b, b) with this b has exactly the variance std**2.
+>>> check_uniform_bound(lambda std: 3 * std).passed
+False
+"""
+
+import math
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "Feedback", "check_std_after", "check_uniform_bound", "check_leaky_relu_std",
+    "check_fans", "check_he_backward_factor",
+]
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The verdict on one answer: ``passed`` and a one-line ``message``."""
+
+    passed: bool
+    message: str
+
+    def __repr__(self) -> str:
+        return ("Right: " if self.passed else "Not yet: ") + self.message
+
+
+def _check_callable(name: str, answer) -> Callable:
+    if not callable(answer):
+        raise TypeError(f"{name} must be a function; got {type(answer).__name__} {answer!r:.60}")
+    return answer
+
+
+def _call(answer, *args):
+    """Call the answer; return its value as a float, or a Feedback saying what went wrong."""
+    try:
+        value = answer(*args)
+    except Exception as exc:  # the attendee's code: report, do not propagate
+        return Feedback(False, f"calling it with {args} raised {type(exc).__name__}: {exc}")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)):
+        return Feedback(False, f"it should return a number; for {args} it returned {value!r:.60}")
+    value = float(np.asarray(value, dtype=float).reshape(()) if np.ndim(value) == 0 else np.nan)
+    if not math.isfinite(value):
+        return Feedback(False, f"for {args} it returned {value!r}, which is not a finite number")
+    return value
+
+
+def _close(value: float, target: float) -> bool:
+    return math.isclose(value, target, rel_tol=1e-6, abs_tol=1e-12)
+
+
+def _first_failure(answer, cases, reference, mistakes):
+    """Compare ``answer`` with ``reference`` on ``cases``; name a known mistake if it fits.
+
+    ``mistakes`` maps a hint to a wrong formula; the first mistake that reproduces every
+    value the answer gave is the one reported.
+    """
+    values = []
+    for args in cases:
+        value = _call(answer, *args)
+        if isinstance(value, Feedback):
+            return value
+        values.append(value)
+    if all(_close(v, reference(*args)) for v, args in zip(values, cases)):
+        return None
+    for hint, wrong in mistakes.items():
+        if all(_close(v, wrong(*args)) for v, args in zip(values, cases)):
+            return Feedback(False, hint)
+    args = next(a for v, a in zip(values, cases) if not _close(v, reference(*a)))
+    return Feedback(False, f"for {args} the answer is off; work the formula out on paper for "
+                           "this case and compare")
+
+
+# -- notebook 00 ----------------------------------------------------------------------------
+
+def _std_after(n_layers, n_in, weight_std):
+    n_var = n_in * weight_std**2
+    return math.sqrt(n_var) * (n_var / 2) ** ((n_layers - 1) / 2)
+
+
+def check_std_after(answer) -> Feedback:
+    """Check ``std_after(n_layers, n_in, weight_std)``: the predicted std of ``y_L``.
+
+    Notebook 00: a ReLU stack of width ``n_in`` with N(0, weight_std^2) weights and
+    standard normal inputs.
+
+    Examples
+    --------
+    >>> check_std_after(lambda L, n, s: math.sqrt(n * s**2 / 2) ** L).passed
+    False
+    """
+    answer = _check_callable("answer", answer)
+    cases = [(1, 256, 0.05), (2, 100, 0.2), (5, 64, 0.1), (10, 512, 0.0625)]
+    failure = _first_failure(answer, cases, _std_after, {
+        "every layer is halved, the first one too; the input of layer 1 is not a ReLU "
+        "output, so layer 1 multiplies the variance by n_in Var[w], not half of it":
+            lambda L, n, s: math.sqrt(n * s**2 / 2) ** L,
+        "this is the variance, not the standard deviation: take a square root":
+            lambda L, n, s: _std_after(L, n, s) ** 2,
+        "no ReLU halves the second moment here; each ReLU layer keeps only half of it":
+            lambda L, n, s: math.sqrt(n * s**2) ** L,
+    })
+    return failure if failure is not None else Feedback(True, "the first layer sees the raw input, every later "
+                                     "layer halves the second moment.")
+
+
+# -- notebook 01 ----------------------------------------------------------------------------
+
+def check_uniform_bound(answer) -> Feedback:
+    """Check ``uniform_bound(std)``: the b for which U(-b, b) has standard deviation std.
+
+    Examples
+    --------
+    >>> check_uniform_bound(lambda std: std).message.startswith('U(-b, b) has variance')
+    True
+    """
+    answer = _check_callable("answer", answer)
+    cases = [(1.0,), (0.05,), (2.5,)]
+    failure = _first_failure(answer, cases, lambda s: math.sqrt(3.0) * s, {
+        "U(-b, b) has variance b**2 / 3, not b**2: solve b**2 / 3 = std**2":
+            lambda s: s,
+        "that solves b**2 / 3 = std, not b**2 / 3 = std**2":
+            lambda s: math.sqrt(3.0 * s),
+        "U(-b, b) has variance b**2 / 3, so b grows like the square root of 3, not like 3":
+            lambda s: 3.0 * s,
+        "U(-b, b) has variance b**2 / 3 (the width 2b gives (2b)**2 / 12)":
+            lambda s: math.sqrt(12.0) * s,
+    })
+    return failure if failure is not None else Feedback(True, "U(-b, b) with this b has exactly the variance std**2.")
+
+
+# -- notebook 02 ----------------------------------------------------------------------------
+
+def check_leaky_relu_std(answer) -> Feedback:
+    """Check ``leaky_relu_std(n_in, a)``: the std that preserves the variance.
+
+    Examples
+    --------
+    >>> check_leaky_relu_std(lambda n, a: math.sqrt(2 / ((1 + a * a) * n)))
+    Right: sqrt(2 / ((1 + a**2) n_in)), He et al.'s Eq. 15.
+    """
+    answer = _check_callable("answer", answer)
+    cases = [(256, 0.0), (100, 0.25), (64, 0.5), (1000, 1.0), (50, 2.0)]
+    failure = _first_failure(answer, cases, lambda n, a: math.sqrt(2 / ((1 + a * a) * n)), {
+        "the negative half is scaled by a, so its square by a**2, not a":
+            lambda n, a: math.sqrt(2 / ((1 + a) * n)),
+        "this is the variance; the question asks for the standard deviation":
+            lambda n, a: 2 / ((1 + a * a) * n),
+        "right for a = 0 only: the negative half keeps a**2 of its second moment":
+            lambda n, a: math.sqrt(2 / n),
+        "the ReLU keeps half, and the negative slope adds a**2 of the other half; where "
+        "did the factor 2 go?":
+            lambda n, a: math.sqrt(1 / ((1 + a * a) * n)),
+    })
+    return failure if failure is not None else Feedback(True, "sqrt(2 / ((1 + a**2) n_in)), He et al.'s Eq. 15.")
+
+
+# -- notebook 03 ----------------------------------------------------------------------------
+
+def _reference_fans(shape):
+    area = math.prod(shape[2:])
+    return shape[1] * area, shape[0] * area
+
+
+def check_fans(answer) -> Feedback:
+    """Check ``fans(shape)``: ``(fan_in, fan_out)`` of a weight ``(out, in, *kernel)``.
+
+    Examples
+    --------
+    >>> check_fans(lambda s: (s[1], s[0])).passed
+    False
+    """
+    answer = _check_callable("answer", answer)
+    cases = [(64, 3, 7, 7), (128, 64), (16, 8, 3), (10, 20, 1, 1)]
+    got = []
+    for shape in cases:
+        try:
+            value = tuple(int(v) for v in answer(shape))
+        except Exception as exc:  # the attendee's code: report, do not propagate
+            return Feedback(False, f"fans({shape}) should return two integers; it gave "
+                                   f"{type(exc).__name__}: {exc}")
+        if len(value) != 2:
+            return Feedback(False, f"fans({shape}) should return (fan_in, fan_out); got {value}")
+        got.append(value)
+    want = [_reference_fans(s) for s in cases]
+    if got == want:
+        return Feedback(True, "each output sees in * kernel area inputs, and each input "
+                              "reaches out * kernel area outputs.")
+    if got == [w[::-1] for w in want]:
+        return Feedback(False, "fan_in and fan_out are swapped: the layout is (out, in, ...)")
+    if got == [(s[1], s[0]) for s in cases]:
+        return Feedback(False, "right for dense layers; a convolution's kernel multiplies "
+                               "both fans by its area")
+    shape = next(s for s, g, w in zip(cases, got, want) if g != w)
+    return Feedback(False, f"for shape {shape} the fans are off; count how many inputs one "
+                           "output unit sums over")
+
+
+def check_he_backward_factor(answer) -> Feedback:
+    """Check ``backward_factor(fan_out, weight_variance)``: Var[dx_l] / Var[dx_{l+1}].
+
+    For one ReLU layer, He et al.'s Eq. 12: the factor is ``fan_out * Var[w] / 2``.
+
+    Examples
+    --------
+    >>> check_he_backward_factor(lambda n, v: n * v / 2)
+    Right: half of fan_out Var[w]: with Var[w] = 2 / fan_out the gradient keeps its scale.
+    """
+    answer = _check_callable("answer", answer)
+    cases = [(256, 2 / 256), (64, 0.01), (1000, 1e-3)]
+    failure = _first_failure(answer, cases, lambda n, v: n * v / 2, {
+        "the ReLU's derivative is 0 for half of the units, which halves the gradient's "
+        "second moment":
+            lambda n, v: n * v,
+        "the gradient sums over the units the input feeds, fan_out of them; the square "
+        "root belongs to the std, not to this variance ratio":
+            lambda n, v: math.sqrt(n * v / 2),
+    })
+    return failure if failure is not None else Feedback(True, "half of fan_out Var[w]: with Var[w] = 2 / fan_out "
+                                     "the gradient keeps its scale.")

@@ -1,0 +1,96 @@
+"""Every exercise checker accepts the reference solution and rejects typical wrong answers.
+
+The reference solutions are the files in ``solutions/``; the wrong answers are the mistakes
+each checker is meant to recognise, plus one it does not know, which must still fail.
+"""
+
+import importlib.util
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from kaiming_lib import exercises
+
+SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
+
+
+def _solution(notebook: str, name: str):
+    spec = importlib.util.spec_from_file_location(notebook, SOLUTIONS / f"{notebook}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, name)
+
+
+REFERENCES = [
+    (exercises.check_std_after, "00_why_initialization_matters", "std_after"),
+    (exercises.check_uniform_bound, "01_variance_of_a_linear_layer", "uniform_bound"),
+    (exercises.check_leaky_relu_std, "02_relu_and_the_factor_two", "leaky_relu_std"),
+]
+
+
+@pytest.mark.parametrize("checker, notebook, name", REFERENCES,
+                         ids=[r[2] for r in REFERENCES])
+def test_the_reference_solution_passes(checker, notebook, name):
+    feedback = checker(_solution(notebook, name))
+    assert feedback.passed, feedback
+    assert repr(feedback).startswith("Right: ")
+
+
+WRONG = [
+    (exercises.check_std_after, lambda L, n, s: math.sqrt(n * s**2 / 2) ** L,
+     "the input of layer 1 is not a ReLU output"),
+    (exercises.check_std_after, lambda L, n, s: n * s**2 * (n * s**2 / 2) ** (L - 1),
+     "this is the variance"),
+    (exercises.check_std_after, lambda L, n, s: math.sqrt(n) * s, "the answer is off"),
+    (exercises.check_uniform_bound, lambda s: s, "variance b\\*\\*2 / 3, not b\\*\\*2"),
+    (exercises.check_uniform_bound, lambda s: 3 * s, "square root of 3"),
+    (exercises.check_uniform_bound, lambda s: 2 * s, "the answer is off"),
+    (exercises.check_leaky_relu_std, lambda n, a: math.sqrt(2 / ((1 + a) * n)), "a\\*\\*2, not a"),
+    (exercises.check_leaky_relu_std, lambda n, a: math.sqrt(2 / n), "right for a = 0 only"),
+    (exercises.check_leaky_relu_std, lambda n, a: 2 / ((1 + a * a) * n), "this is the variance"),
+    (exercises.check_fans, lambda s: (s[1], s[0]), "right for dense layers"),
+    (exercises.check_fans, lambda s: (s[0] * math.prod(s[2:]), s[1] * math.prod(s[2:])),
+     "swapped"),
+    (exercises.check_he_backward_factor, lambda n, v: n * v, "derivative is 0 for half"),
+]
+
+
+@pytest.mark.parametrize("checker, answer, hint", WRONG)
+def test_a_wrong_answer_fails_with_a_hint_that_does_not_give_the_answer(checker, answer, hint):
+    feedback = checker(answer)
+    assert not feedback.passed
+    assert repr(feedback).startswith("Not yet: ")
+    assert re.search(hint, feedback.message), feedback.message
+
+
+def test_the_fans_and_backward_checkers_accept_right_answers():
+    fans = lambda s: (s[1] * math.prod(s[2:]), s[0] * math.prod(s[2:]))  # noqa: E731
+    assert exercises.check_fans(fans).passed
+    assert exercises.check_he_backward_factor(lambda n, v: n * v / 2).passed
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (lambda *args: None, "should return a number"),
+    (lambda *args: "0.1", "should return a number"),
+    (lambda *args: True, "should return a number"),
+    (lambda *args: float("nan"), "not a finite number"),
+    (lambda *args: 1 / 0, "raised ZeroDivisionError"),
+])
+def test_an_answer_that_breaks_is_reported_not_raised(answer, fragment):
+    feedback = exercises.check_uniform_bound(answer)
+    assert not feedback.passed and fragment in feedback.message
+
+
+def test_the_fans_checker_reports_a_function_that_returns_the_wrong_thing():
+    assert "should return (fan_in, fan_out)" in exercises.check_fans(lambda s: (1, 2, 3)).message
+    assert "should return two integers" in exercises.check_fans(lambda s: None).message
+
+
+@pytest.mark.parametrize("checker", [exercises.check_std_after, exercises.check_uniform_bound,
+                                     exercises.check_leaky_relu_std, exercises.check_fans,
+                                     exercises.check_he_backward_factor])
+def test_a_checker_needs_a_function(checker):
+    with pytest.raises(TypeError, match="answer must be a function; got float 0.5"):
+        checker(0.5)
