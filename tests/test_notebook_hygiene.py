@@ -107,3 +107,32 @@ def test_notebook_imports_the_installed_package_without_path_edits(notebook):
     source = "\n".join("".join(c["source"]) for c in _code_cells(nb))
     assert "sys.path" not in source, f"{path.name} edits sys.path"
     assert "kaiming_lib" in source, f"{path.name} does not use kaiming_lib"
+
+
+def _markdown(nb) -> str:
+    return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+def test_notebook_has_the_course_structure(notebook):
+    path, nb = notebook
+    text = _markdown(nb)
+    number = path.name[:2]
+    first = "".join(nb["cells"][0]["source"])
+    assert first.startswith(f"# {number} · "), f"{path.name}: title must start '# {number} · '"
+    for part in ("**Learning objectives.**", "**What you will see.**", "## Summary",
+                 "## Exercises"):
+        assert part in text, f"{path.name} has no {part!r}"
+    exercises = text.split("## Exercises", 1)[1]
+    items = re.findall(r"^(\d+)\. \*\*", exercises, flags=re.M)
+    assert len(items) >= 3, f"{path.name} has {len(items)} exercises; at least 3"
+    assert "predict, then run" in exercises.lower(), f"{path.name}: no 'predict, then run'"
+
+
+def test_notebook_links_to_its_neighbours_and_the_contents(notebook):
+    path, nb = notebook
+    text = _markdown(nb)
+    assert "](../README.md#the-notebooks)" in text, f"{path.name} has no link to the contents"
+    index = PLANNED.index(path.stem)
+    neighbours = [PLANNED[i] for i in (index - 1, index + 1) if 0 <= i < len(PLANNED)]
+    for stem in neighbours:
+        assert f"]({stem}.ipynb)" in text, f"{path.name} does not link {stem}.ipynb"
