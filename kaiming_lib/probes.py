@@ -703,7 +703,8 @@ def propagate(weights: Sequence[np.ndarray], inputs: np.ndarray, activation="rel
     hist_units : {'std', 'absolute'}
         Bin ``value / std_l`` (default) or the raw values.
     hist_layers : sequence of int, optional
-        Layer numbers (1-based) to histogram; default every layer.
+        Layer numbers (1-based) to histogram; default every layer.  Histograms cost
+        several times the propagation itself: pass ``[]`` when none are needed.
     hist_sample_size : int, default 65536
         At least this many values (whole rows of the batch, up to all of it) enter each
         histogram; histograms over fewer values keep the probe cheap.
