@@ -8,6 +8,7 @@ in matplotlib):
 - ``kaiming_lib.probes``: measured signal propagation through stacks of layers;
 - ``kaiming_lib.mlp``: NumPy networks with hand-written backprop, and their training loop;
 - ``kaiming_lib.data``: the 8x8 digits and synthetic data sets, offline;
+- ``kaiming_lib.lsuv``: layer-sequential unit-variance initialization (Mishkin and Matas);
 - ``kaiming_lib.plotting``: scheme colours, course style, figure saving, plot helpers;
 - ``kaiming_lib.exercises``: checkers for the notebooks' coding exercises.
 """
@@ -16,7 +17,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"init", "variance", "probes", "mlp", "data", "plotting", "exercises"}
+_SUBMODULES = {"init", "variance", "probes", "mlp", "data", "plotting", "exercises", "lsuv"}
 
 
 def __getattr__(name):
