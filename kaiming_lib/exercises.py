@@ -28,7 +28,8 @@ import numpy as np
 
 __all__ = [
     "Feedback", "check_std_after", "check_uniform_bound", "check_leaky_relu_std",
-    "check_fans", "check_he_backward_factor",
+    "check_fans", "check_he_backward_factor", "check_update_ratio",
+    "check_xavier_gradient_ratio", "check_lsuv_step",
 ]
 
 
@@ -236,3 +237,117 @@ def check_he_backward_factor(answer) -> Feedback:
     })
     return failure if failure is not None else Feedback(True, "half of fan_out Var[w]: with Var[w] = 2 / fan_out "
                                      "the gradient keeps its scale.")
+
+
+# -- notebook 05 ----------------------------------------------------------------------------
+
+def _weight_pairs():
+    rng = np.random.default_rng(20150206)          # fixed: the same cases for everyone
+    pairs = []
+    for shape, step in (((8, 4), 0.1), ((16, 16), 1e-3), ((3, 5), 0.5)):
+        before = rng.standard_normal(shape)
+        pairs.append((before, before + step * rng.standard_normal(shape)))
+    return pairs
+
+
+def check_update_ratio(answer) -> Feedback:
+    """Check ``update_ratio(W_before, W_after)``: the size of a step relative to the weights.
+
+    The ratio of the Frobenius norms ``||W_after - W_before|| / ||W_before||``, the
+    update-to-weight ratio of notebook 05's dashboard.
+
+    Examples
+    --------
+    >>> check_update_ratio(lambda a, b: np.linalg.norm(b - a) / np.linalg.norm(a)).passed
+    True
+    """
+    answer = _check_callable("answer", answer)
+    cases = _weight_pairs()
+    norm = np.linalg.norm
+    failure = _first_failure(answer, cases, lambda a, b: norm(b - a) / norm(a), {
+        "that compares the sizes of the two weight matrices; the question is how big the "
+        "step between them is":
+            lambda a, b: (norm(b) - norm(a)) / norm(a),
+        "the ratio is upside down: the step goes on top":
+            lambda a, b: norm(a) / norm(b - a),
+        "divide by the weights before the step, the ones the step was taken from":
+            lambda a, b: norm(b - a) / norm(b),
+        "that is the squared ratio; the dashboard compares norms, not their squares":
+            lambda a, b: (norm(b - a) / norm(a)) ** 2,
+    })
+    return failure if failure is not None else Feedback(
+        True, "the step's norm over the weights' norm; about 1e-3 is Karpathy's rule of "
+              "thumb for a healthy rate.")
+
+
+# -- notebook 06 ----------------------------------------------------------------------------
+
+def check_xavier_gradient_ratio(answer) -> Feedback:
+    """Check ``xavier_gradient_ratio(n_layers)``: Xavier's weight gradients over Kaiming's.
+
+    At initialization, in a ReLU net of equal widths, the ratio of the weight-gradient
+    norms of any layer under Xavier (variance 1/n) and under Kaiming (2/n).
+
+    Examples
+    --------
+    >>> check_xavier_gradient_ratio(lambda L: 2 ** (-(L - 1) / 2)).passed
+    True
+    """
+    answer = _check_callable("answer", answer)
+    cases = [(2,), (5,), (22,), (30,)]
+    failure = _first_failure(answer, cases, lambda L: 2.0 ** (-(L - 1) / 2), {
+        "close: count the layers the forward signal crosses before layer l and the layers "
+        "the gradient crosses after it; together they are one fewer than the depth":
+            lambda L: 2.0 ** (-L / 2),
+        "that is the ratio of the variances; the norms go with the square root":
+            lambda L: 2.0 ** (-(L - 1)),
+        "each layer halves the variance, so the standard deviation by the square root of 2, "
+        "not by 2":
+            lambda L: 2.0 ** (-L),
+    })
+    return failure if failure is not None else Feedback(
+        True, "2 ** (-(L - 1) / 2), the same at every layer: about 4e-5 at 30 layers.")
+
+
+# -- notebook 07 ----------------------------------------------------------------------------
+
+def check_lsuv_step(answer) -> Feedback:
+    """Check ``lsuv_step(W, x)``: rescale ``W`` so that ``x @ W.T`` has unit variance.
+
+    One LSUV step for a layer without bias: ``x`` is a batch ``(batch, in)``, ``W`` the
+    weight ``(out, in)``; the answer returns the rescaled weight and leaves ``W`` as it was.
+
+    Examples
+    --------
+    >>> check_lsuv_step(lambda W, x: W / (x @ W.T).std()).passed
+    True
+    """
+    answer = _check_callable("answer", answer)
+    rng = np.random.default_rng(15110642)          # fixed: the same cases for everyone
+    for out, n_in, scale in ((32, 64, 0.3), (10, 20, 4.0), (64, 16, 1e-2)):
+        W = scale * rng.standard_normal((out, n_in))
+        x = np.maximum(rng.standard_normal((256, n_in)), 0.0)
+        original = W.copy()
+        try:
+            rescaled = np.asarray(answer(W, x), dtype=float)
+        except Exception as exc:  # the attendee's code: report, do not propagate
+            return Feedback(False, f"it raised {type(exc).__name__}: {exc}")
+        if not np.array_equal(W, original):
+            return Feedback(False, "it changed W in place; return a rescaled copy instead")
+        if rescaled.shape != W.shape:
+            return Feedback(False, f"it should return a weight of shape {W.shape}; "
+                                   f"got {rescaled.shape}")
+        variance_ = (x @ rescaled.T).var()
+        if math.isclose(variance_, 1.0, rel_tol=1e-9):
+            continue
+        before = (x @ W.T).var()
+        if math.isclose(variance_, 1.0 / before, rel_tol=1e-6):
+            return Feedback(False, "dividing W by c divides the output variance by c**2: "
+                                   "divide by the output's std, not its variance")
+        if math.isclose((rescaled.var() * n_in), 1.0, rel_tol=1e-6):
+            return Feedback(False, "that normalizes the weights themselves; LSUV normalizes "
+                                   "what the layer outputs on the batch")
+        return Feedback(False, f"after the step the output variance on the batch is "
+                               f"{variance_:.3g}, not 1")
+    return Feedback(True, "dividing W by the output's std makes the output's variance 1 "
+                          "exactly, for a layer without bias.")

@@ -9,6 +9,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kaiming_lib import exercises
@@ -30,6 +31,10 @@ REFERENCES = [
     (exercises.check_fans, "03_backward_pass_fan_in_and_fan_out", "fans"),
     (exercises.check_he_backward_factor, "03_backward_pass_fan_in_and_fan_out",
      "backward_factor"),
+    (exercises.check_update_ratio, "05_training_small_relu_nets", "update_ratio"),
+    (exercises.check_xavier_gradient_ratio, "06_reproducing_he_et_al_depth_experiment",
+     "xavier_gradient_ratio"),
+    (exercises.check_lsuv_step, "07_beyond_kaiming", "lsuv_step"),
 ]
 
 
@@ -57,6 +62,17 @@ WRONG = [
     (exercises.check_fans, lambda s: (s[0] * math.prod(s[2:]), s[1] * math.prod(s[2:])),
      "swapped"),
     (exercises.check_he_backward_factor, lambda n, v: n * v, "derivative is 0 for half"),
+    (exercises.check_update_ratio,
+     lambda a, b: (np.linalg.norm(b) - np.linalg.norm(a)) / np.linalg.norm(a),
+     "compares the sizes of the two weight matrices"),
+    (exercises.check_update_ratio,
+     lambda a, b: np.linalg.norm(b - a) / np.linalg.norm(b), "before the step"),
+    (exercises.check_update_ratio, lambda a, b: np.abs(b - a).max(), "the answer is off"),
+    (exercises.check_xavier_gradient_ratio, lambda L: 2.0 ** (-L / 2), "one fewer"),
+    (exercises.check_xavier_gradient_ratio, lambda L: 2.0 ** (1 - L), "ratio of the variances"),
+    (exercises.check_lsuv_step, lambda W, x: W / (x @ W.T).var(), "not its variance"),
+    (exercises.check_lsuv_step, lambda W, x: W / W.std() / np.sqrt(W.shape[1]),
+     "normalizes the weights themselves"),
 ]
 
 
@@ -85,9 +101,21 @@ def test_the_fans_checker_reports_a_function_that_returns_the_wrong_thing():
     assert "should return two integers" in exercises.check_fans(lambda s: None).message
 
 
-@pytest.mark.parametrize("checker", [exercises.check_std_after, exercises.check_uniform_bound,
-                                     exercises.check_leaky_relu_std, exercises.check_fans,
-                                     exercises.check_he_backward_factor])
+@pytest.mark.parametrize("checker", [r[0] for r in REFERENCES], ids=[r[2] for r in REFERENCES])
 def test_a_checker_needs_a_function(checker):
     with pytest.raises(TypeError, match="answer must be a function; got float 0.5"):
         checker(0.5)
+
+
+def test_the_lsuv_checker_refuses_an_answer_that_rescales_in_place():
+    def in_place(W, x):
+        W /= (x @ W.T).std()
+        return W
+    feedback = exercises.check_lsuv_step(in_place)
+    assert not feedback.passed and "in place" in feedback.message
+
+
+def test_every_checker_has_a_reference_solution():
+    checked = {checker for checker, _, _ in REFERENCES}
+    every = {getattr(exercises, name) for name in exercises.__all__ if name.startswith("check_")}
+    assert every == checked
