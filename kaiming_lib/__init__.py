@@ -10,6 +10,7 @@ in matplotlib):
 - ``kaiming_lib.data``: the 8x8 digits and synthetic data sets, offline;
 - ``kaiming_lib.lsuv``: layer-sequential unit-variance initialization (Mishkin and Matas);
 - ``kaiming_lib.plotting``: scheme colours, course style, figure saving, plot helpers;
+- ``kaiming_lib.widgets``: the interactive explorer (ipywidgets);
 - ``kaiming_lib.exercises``: checkers for the notebooks' coding exercises.
 """
 
@@ -17,7 +18,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"init", "variance", "probes", "mlp", "data", "plotting", "exercises", "lsuv"}
+_SUBMODULES = {"init", "variance", "probes", "mlp", "data", "plotting", "exercises", "lsuv", "widgets"}
 
 
 def __getattr__(name):

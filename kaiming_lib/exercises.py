@@ -29,7 +29,7 @@ import numpy as np
 __all__ = [
     "Feedback", "check_std_after", "check_uniform_bound", "check_leaky_relu_std",
     "check_fans", "check_he_backward_factor", "check_update_ratio",
-    "check_xavier_gradient_ratio", "check_lsuv_step",
+    "check_xavier_gradient_ratio", "check_lsuv_step", "check_linear_default_variance",
 ]
 
 
@@ -237,6 +237,34 @@ def check_he_backward_factor(answer) -> Feedback:
     })
     return failure if failure is not None else Feedback(True, "half of fan_out Var[w]: with Var[w] = 2 / fan_out "
                                      "the gradient keeps its scale.")
+
+
+# -- notebook 04 ----------------------------------------------------------------------------
+
+def check_linear_default_variance(answer) -> Feedback:
+    """Check ``linear_default_variance(fan_in)``: the variance of PyTorch's nn.Linear weights.
+
+    ``kaiming_uniform_(a=sqrt(5))``: a uniform distribution whose bound is
+    ``sqrt(3) * gain / sqrt(fan_in)`` with ``gain = sqrt(2 / (1 + a**2))``.
+
+    Examples
+    --------
+    >>> check_linear_default_variance(lambda n: 1 / (3 * n)).passed
+    True
+    """
+    answer = _check_callable("answer", answer)
+    cases = [(64,), (256,), (1000,)]
+    failure = _first_failure(answer, cases, lambda n: 1 / (3 * n), {
+        "that is the bound, 1/sqrt(fan_in); a uniform U(-b, b) has variance b**2 / 3":
+            lambda n: 1 / math.sqrt(n),
+        "that is the square of the bound; a uniform U(-b, b) has variance b**2 / 3, "
+        "not b**2":
+            lambda n: 1 / n,
+        "that is He's variance; PyTorch's default uses a = sqrt(5), which changes the gain":
+            lambda n: 2 / n,
+    })
+    return failure if failure is not None else Feedback(
+        True, "1 / (3 fan_in): a third of LeCun's and a sixth of He's variance.")
 
 
 # -- notebook 05 ----------------------------------------------------------------------------

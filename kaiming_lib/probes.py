@@ -59,11 +59,11 @@ DEFAULT_HIST_EDGES.setflags(write=False)
 SATURATION_THRESHOLD = 0.97
 
 #: The most memory (2 GiB) a probe may hold at once, estimated before it starts as
-#: ``itemsize * (largest W_l + 3 * batch_size * max(n_l) + [backward] batch_size *
-#: (n_1 + ... + n_L + max(n_l)) + [keep_activations] n_seeds * batch_size *
-#: (n_1 + ... + n_L))``.  Far above what the course needs (depth 100, width 1024, batch
-#: 1024 with backward is about 0.4 GiB in float32); it turns a typo such as a width of
-#: 10**9 into a clear error instead of an attempt to allocate terabytes.
+#: ``itemsize * (largest W_l [every W_l with backward, which keeps them] + 3 * batch_size *
+#: max(n_l) + [backward] batch_size * (n_1 + ... + n_L + max(n_l)) + [keep_activations]
+#: n_seeds * batch_size * (n_1 + ... + n_L))``.  Above what the course needs (depth 100,
+#: width 1024, batch 1024 with backward is about 0.8 GiB in float32); it turns a typo such
+#: as a width of 10**9 into a clear error instead of an attempt to allocate terabytes.
 MAX_PROBE_BYTES = 2**31
 
 _FORWARD_FIELDS = (
@@ -594,7 +594,9 @@ def _check_edges(hist_edges) -> np.ndarray:
 def _check_memory(widths, batch_size, n_seeds, options: _Options, dtype: np.dtype) -> None:
     """Refuse a probe whose estimated peak memory exceeds :data:`MAX_PROBE_BYTES`."""
     outputs, widest = sum(widths[1:]), max(widths)
-    values = max(a * b for a, b in zip(widths[:-1], widths[1:])) + 3 * batch_size * widest
+    sizes = [a * b for a, b in zip(widths[:-1], widths[1:])]
+    # The forward pass holds one weight at a time; the backward pass keeps all of them.
+    values = (sum(sizes) if options.backward else max(sizes)) + 3 * batch_size * widest
     if options.backward:
         values += batch_size * (outputs + widest)
     if options.keep_activations:

@@ -31,6 +31,8 @@ REFERENCES = [
     (exercises.check_fans, "03_backward_pass_fan_in_and_fan_out", "fans"),
     (exercises.check_he_backward_factor, "03_backward_pass_fan_in_and_fan_out",
      "backward_factor"),
+    (exercises.check_linear_default_variance, "04_comparing_initialization_schemes",
+     "linear_default_variance"),
     (exercises.check_update_ratio, "05_training_small_relu_nets", "update_ratio"),
     (exercises.check_xavier_gradient_ratio, "06_reproducing_he_et_al_depth_experiment",
      "xavier_gradient_ratio"),
@@ -71,6 +73,8 @@ WRONG = [
     (exercises.check_xavier_gradient_ratio, lambda L: 2.0 ** (-L / 2), "one fewer"),
     (exercises.check_xavier_gradient_ratio, lambda L: 2.0 ** (1 - L), "ratio of the variances"),
     (exercises.check_lsuv_step, lambda W, x: W / (x @ W.T).var(), "not its variance"),
+    (exercises.check_linear_default_variance, lambda n: 1 / n, "not b\\*\\*2"),
+    (exercises.check_linear_default_variance, lambda n: 2 / n, "He's variance"),
     (exercises.check_lsuv_step, lambda W, x: W / W.std() / np.sqrt(W.shape[1]),
      "normalizes the weights themselves"),
 ]

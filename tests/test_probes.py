@@ -691,3 +691,10 @@ def test_every_registered_scheme_probes_without_warnings():
     for name in SCHEMES:
         result = probe_stack([16, 12, 8], name, "relu", batch_size=8, rng=0)
         assert result.scheme == name and result.preact_std.shape == (1, 2)
+
+
+def test_the_memory_estimate_counts_every_weight_the_backward_pass_keeps():
+    # 40 weights of 4096 x 4096 float32 are 2.5 GiB together, while one is 64 MiB and a
+    # batch of one row is nothing: only the kept weights exceed MAX_PROBE_BYTES.
+    with pytest.raises(ValueError, match=r"would hold about 2\.5 GiB"):
+        probe_stack([4096] * 41, batch_size=1, rng=0, backward=True, hist_layers=[])
