@@ -2,8 +2,11 @@
 
 Used by ``make course`` (``--inplace``: the executed notebooks replace the stored ones) and
 ``make figures`` (execute in memory, keep only the figures).  Each notebook gets a fresh
-kernel, so every one is checked to run on its own.  Timing metadata and widget state are not
-recorded, so that executing twice gives the same files.
+kernel, so every one is checked to run on its own.  Executing twice gives the same files:
+timing metadata and widget state are not recorded, consecutive stream outputs are merged
+(how the kernel chunks stdout depends on timing), and widget views are dropped from the
+stored outputs (their model ids are random, and without the widget state they show nothing;
+the static figure or text beside them is what GitHub, nbviewer and nbval see).
 """
 
 import argparse
@@ -14,8 +17,16 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _drop_widget_views(nb) -> None:
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            output.get("data", {}).pop(WIDGET_VIEW, None)
 
 
 def execute(path: Path, inplace: bool, timeout: int) -> float:
@@ -33,6 +44,8 @@ def execute(path: Path, inplace: bool, timeout: int) -> float:
     client.execute()
     elapsed = time.perf_counter() - start
     if inplace:
+        nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
+        _drop_widget_views(nb)
         nb.metadata["kernelspec"] = dict(KERNELSPEC)
         # The patch version of Python differs between machines; keep the stored file stable.
         nb.metadata.get("language_info", {}).pop("version", None)
