@@ -40,8 +40,11 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider tests kaiming_lib --doctest-modules \
 		$(PYTEST_NOTEBOOK_OPTS) $(NOTEBOOKS)
 
+# JupyterLab refuses to start as root without --allow-root (a container, a CI shell).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/00_why_initialization_matters.ipynb
+	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/00_why_initialization_matters.ipynb
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

@@ -50,17 +50,28 @@ def _check_callable(name: str, answer) -> Callable:
     return answer
 
 
+def _describe(args) -> str:
+    """Show a case briefly: arrays by their shape, numbers as they are."""
+    parts = [f"an array of shape {a.shape}" if isinstance(a, np.ndarray) else repr(a)
+             for a in args]
+    return "(" + ", ".join(parts) + ")"
+
+
 def _call(answer, *args):
     """Call the answer; return its value as a float, or a Feedback saying what went wrong."""
+    case = _describe(args)
     try:
         value = answer(*args)
     except Exception as exc:  # the attendee's code: report, do not propagate
-        return Feedback(False, f"calling it with {args} raised {type(exc).__name__}: {exc}")
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)):
-        return Feedback(False, f"it should return a number; for {args} it returned {value!r:.60}")
-    value = float(np.asarray(value, dtype=float).reshape(()) if np.ndim(value) == 0 else np.nan)
+        return Feedback(False, f"calling it with {case} raised {type(exc).__name__}: {exc}")
+    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "fiu":
+        value = value.reshape(())[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        return Feedback(False, f"it should return a number; for {case} it returned "
+                               f"{value!r:.60}")
+    value = float(value)
     if not math.isfinite(value):
-        return Feedback(False, f"for {args} it returned {value!r}, which is not a finite number")
+        return Feedback(False, f"for {case} it returned {value!r}, which is not a finite number")
     return value
 
 
@@ -86,8 +97,8 @@ def _first_failure(answer, cases, reference, mistakes):
         if all(_close(v, wrong(*args)) for v, args in zip(values, cases)):
             return Feedback(False, hint)
     args = next(a for v, a in zip(values, cases) if not _close(v, reference(*a)))
-    return Feedback(False, f"for {args} the answer is off; work the formula out on paper for "
-                           "this case and compare")
+    return Feedback(False, f"for {_describe(args)} the answer is off; work the formula out on "
+                           "paper for this case and compare")
 
 
 # -- notebook 00 ----------------------------------------------------------------------------

@@ -26,7 +26,9 @@ from typing import Literal
 
 import numpy as np
 
-from ._validation import as_rng, check_choice, check_float_dtype, check_real, check_shape
+from ._validation import (
+    as_rng, check_choice, check_float_dtype, check_int, check_real, check_shape,
+)
 
 __all__ = [
     "fan_in_and_fan_out", "calculate_gain", "kaiming_std", "xavier_std",
@@ -704,7 +706,11 @@ class Scheme:
 
 
 def _scheme(name, label, sample, variance):
-    return name, Scheme(name, label, sample, variance)
+    def checked_variance(fan_in, fan_out):
+        # Fans are counts of connections: positive integers (NumPy integers included).
+        return variance(check_int("fan_in", fan_in, minimum=1),
+                        check_int("fan_out", fan_out, minimum=1))
+    return name, Scheme(name, label, sample, checked_variance)
 
 
 _RELU_GAIN = math.sqrt(2.0)

@@ -480,6 +480,27 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float
     >>> round(softmax_cross_entropy(np.array([[1000.0, 0.0]]), np.array([1]))[0], 3)
     1000.0
     """
+    logits = check_array("logits", logits, ndim=2, finite=False)
+    if logits.dtype.kind != "f":
+        raise TypeError(f"logits must have a floating dtype; got dtype {logits.dtype}")
+    _check_labels(labels, logits.shape)
+    return _softmax_cross_entropy(logits, labels)
+
+
+def _check_labels(labels, logits_shape) -> None:
+    if not isinstance(labels, np.ndarray) or labels.dtype.kind not in "iu":
+        raise TypeError("labels must be a 1-D integer ndarray of class indices; got "
+                        f"{type(labels).__name__} {labels!r:.60}")
+    n, n_classes = logits_shape
+    if labels.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},), one class index per row of the "
+                         f"logits; got shape {labels.shape!r}")
+    if n and (labels.min() < 0 or labels.max() >= n_classes):
+        bad = labels[(labels < 0) | (labels >= n_classes)][0]
+        raise ValueError(f"labels must be class indices in range({n_classes}); got {bad!r}")
+
+
+def _softmax_cross_entropy(logits, labels):
     n = logits.shape[0]
     rows = np.arange(n)
     shifted = logits - logits.max(axis=1, keepdims=True)
@@ -513,6 +534,16 @@ def mean_squared_error(outputs: np.ndarray, targets: np.ndarray) -> tuple[float,
     >>> loss, grad.tolist()
     (2.5, [[1.0, 2.0]])
     """
+    outputs = check_array("outputs", outputs, finite=False)
+    targets = check_array("targets", targets, finite=False)
+    if outputs.shape != targets.shape:
+        raise ValueError(f"targets must have the shape of outputs, {outputs.shape!r}; got "
+                         f"{targets.shape!r} (no broadcasting: it would silently pair the "
+                         "wrong entries)")
+    return _mean_squared_error(outputs, targets)
+
+
+def _mean_squared_error(outputs, targets):
     diff = outputs - targets
     loss = float(np.mean(diff * diff))
     diff *= diff.dtype.type(2.0 / diff.size)
@@ -521,10 +552,24 @@ def mean_squared_error(outputs: np.ndarray, targets: np.ndarray) -> tuple[float,
 
 def loss_and_gradient(outputs: np.ndarray, targets: np.ndarray,
                       loss: LossName = "cross_entropy") -> tuple[float, np.ndarray]:
-    """Dispatch to :func:`softmax_cross_entropy` or :func:`mean_squared_error` by name."""
+    """Dispatch to :func:`softmax_cross_entropy` or :func:`mean_squared_error` by name.
+
+    Raises
+    ------
+    ValueError
+        If ``loss`` is not one of :data:`LOSSES`, or the arrays do not fit that loss.
+    """
+    check_choice("loss", loss, LOSSES)
     if loss == "cross_entropy":
         return softmax_cross_entropy(outputs, targets)
     return mean_squared_error(outputs, targets)
+
+
+def _loss_and_gradient(outputs, targets, loss):
+    # The training loop's own call: its arguments were validated once, before the loop.
+    if loss == "cross_entropy":
+        return _softmax_cross_entropy(outputs, targets)
+    return _mean_squared_error(outputs, targets)
 
 
 # -- optimizers -------------------------------------------------------------------------------
@@ -843,7 +888,7 @@ def evaluate(net: MLP, x: np.ndarray, y: np.ndarray,
 
 def _evaluate(net, x, targets, labels, loss) -> tuple[float, float]:
     outputs = predict(net, x)
-    value, _ = loss_and_gradient(outputs, targets, loss)
+    value, _ = _loss_and_gradient(outputs, targets, loss)
     if labels is None or not np.all(np.isfinite(outputs)):
         return value, math.nan
     return value, float(np.mean(outputs.argmax(axis=1) == labels))
@@ -859,7 +904,8 @@ def _run_epoch(net, optimizer, x, targets, batch_size, loss, rng, grads, workspa
     total, ratios = 0.0, None
     for step, start in enumerate(range(0, len(x), batch_size)):
         outputs, inputs = forward(net, x[start:start + batch_size], workspace=workspace)
-        value, grad_outputs = loss_and_gradient(outputs, targets[start:start + batch_size], loss)
+        value, grad_outputs = _loss_and_gradient(outputs, targets[start:start + batch_size],
+                                                 loss)
         if not math.isfinite(value):
             return math.nan, ratios, False
         total += value * len(outputs)
@@ -915,7 +961,7 @@ def train_epoch(net: MLP, optimizer, x: np.ndarray, y: np.ndarray, *, batch_size
 def _probe(net, x, targets, loss) -> tuple[np.ndarray, np.ndarray]:
     """Gradient norm per layer and dead-unit fraction per hidden layer on a probe batch."""
     outputs, inputs = forward(net, x)
-    _, grad_outputs = loss_and_gradient(outputs, targets, loss)
+    _, grad_outputs = _loss_and_gradient(outputs, targets, loss)
     return layer_norms(backward(net, inputs, grad_outputs).weights), dead_unit_fraction(inputs)
 
 

@@ -78,8 +78,9 @@ DEFAULTS = {
 RANGE = (1e-6, 1e6)
 
 #: The most memory a probe of the explorer may hold: 768 MiB, well under half of a 2 GB
-#: Binder machine, leaving room for the kernel and the other notebooks.  The largest setting of :data:`BOUNDS` needs about 0.49 GiB
-#: (:func:`explorer_memory_bytes`); the bound on the batch size is set by this budget.
+#: Binder machine, leaving room for the kernel and the other notebooks.  The largest
+#: setting of :data:`BOUNDS` needs about 0.49 GiB (:func:`explorer_memory_bytes`); the
+#: bound on the batch size is set by this budget.
 MAX_EXPLORER_BYTES = 3 * 2**28
 
 # Histograms use at least this many values per layer (whole rows of the batch): enough for
@@ -209,7 +210,7 @@ def _check_settings(depth, width, scheme, activation, negative_slope, gain, seed
     return settings
 
 
-def explorer_view(depth: int = 50, width: int = 256, scheme: str = "kaiming_normal",
+def explorer_view(depth: int = 50, width: int = 128, scheme: str = "kaiming_normal",
                   activation: Activation = "relu", *, negative_slope: float = 0.2,
                   gain: float = 1.0, seed: int = 0, batch_size: int = 64,
                   hist_layer: int | None = None) -> ExplorerView:
@@ -222,7 +223,7 @@ def explorer_view(depth: int = 50, width: int = 256, scheme: str = "kaiming_norm
     Parameters
     ----------
     depth : int in [1, 100], default 50
-    width : int in [8, 1024], default 256
+    width : int in [8, 1024], default 128
     scheme : str, default 'kaiming_normal'
         A name of :data:`kaiming_lib.init.SCHEMES`.
     activation : {'relu', 'leaky_relu', 'tanh', 'linear'}

@@ -123,3 +123,12 @@ def test_every_checker_has_a_reference_solution():
     checked = {checker for checker, _, _ in REFERENCES}
     every = {getattr(exercises, name) for name in exercises.__all__ if name.startswith("check_")}
     assert every == checked
+
+
+def test_a_one_element_array_counts_as_a_number():
+    assert exercises.check_uniform_bound(lambda s: np.array([np.sqrt(3) * s])).passed
+
+
+def test_messages_show_arrays_by_their_shape_not_their_values():
+    message = exercises.check_update_ratio(lambda a, b: None).message
+    assert "an array of shape (8, 4)" in message and "[" not in message

@@ -861,3 +861,15 @@ class TestTorchParity:
         ours = orthogonal(shape, rng=28, dtype=np.float64)
         for q in (theirs.reshape(16, -1), ours.reshape(16, -1)):
             assert np.allclose(q @ q.T, np.eye(16), atol=1e-12)
+
+
+@pytest.mark.parametrize("fans, error, match", [
+    ((0, 0), ValueError, "fan_in must be at least 1; got 0"),
+    ((-1, 3), ValueError, "fan_in must be at least 1; got -1"),
+    ((3, 0), ValueError, "fan_out must be at least 1; got 0"),
+    (("3", 3), TypeError, "fan_in must be an integer; got '3'"),
+    ((3.0, 3), TypeError, "fan_in must be an integer; got 3.0"),
+])
+def test_a_schemes_variance_refuses_fans_that_are_not_positive_integers(fans, error, match):
+    with pytest.raises(error, match=match):
+        get_scheme("xavier_normal").variance(*fans)

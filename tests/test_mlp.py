@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from kaiming_lib import mlp
 from kaiming_lib.data import load_digits
 from kaiming_lib.init import SCHEMES
 from kaiming_lib.mlp import (
@@ -598,3 +599,28 @@ def test_bad_input_raises_a_clear_error(call, error, match):
 
 def test_a_numpy_array_of_layer_sizes_is_accepted():
     assert init_mlp(np.array([3, 4, 2]), rng=0).layer_sizes == (3, 4, 2)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: mlp.mean_squared_error(np.ones((2, 1)), np.zeros(2)), ValueError,
+     r"targets must have the shape of outputs, \(2, 1\); got \(2,\)"),
+    (lambda: mlp.loss_and_gradient(np.ones((2, 2)), np.ones((2, 2)), "bogus"), ValueError,
+     "loss must be one of 'cross_entropy', 'mse'; got 'bogus'"),
+    (lambda: mlp.loss_and_gradient(np.ones((2, 2)), np.ones((2, 2)), None), TypeError,
+     "loss must be a string"),
+    (lambda: mlp.softmax_cross_entropy(np.zeros((2, 3)), np.array([0, -1])), ValueError,
+     r"labels must be class indices in range\(3\); got np.int64\(-1\)|got -1"),
+    (lambda: mlp.softmax_cross_entropy(np.zeros((2, 3)), np.array([0, 3])), ValueError,
+     r"in range\(3\)"),
+    (lambda: mlp.softmax_cross_entropy(np.zeros((2, 3)), np.array([[0], [1]])), ValueError,
+     r"labels must have shape \(2,\)"),
+    (lambda: mlp.softmax_cross_entropy(np.zeros((2, 3)), np.array([0.0, 1.0])), TypeError,
+     "labels must be a 1-D integer ndarray"),
+    (lambda: mlp.softmax_cross_entropy(np.zeros((2, 3)), np.array([True, False])), TypeError,
+     "labels must be a 1-D integer ndarray"),
+    (lambda: mlp.softmax_cross_entropy([[0.0, 1.0]], np.array([0])), TypeError,
+     "logits must be a numpy.ndarray"),
+])
+def test_the_losses_refuse_what_they_would_silently_get_wrong(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
