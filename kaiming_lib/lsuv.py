@@ -32,7 +32,7 @@ from ._validation import (
     FLOAT_DTYPES, as_rng, check_array, check_choice, check_float_dtype, check_int, check_real,
 )
 from .init import orthogonal
-from .mlp import ACTIVATIONS, MLP
+from .mlp import ACTIVATIONS, MLP, _check_layer_sizes
 
 __all__ = ["DEFAULT_TOL", "DEFAULT_MAX_ITER", "LSUVRecord", "orthogonal_weights", "lsuv",
            "lsuv_mlp"]
@@ -289,17 +289,6 @@ def _record(rows, tol, max_iter) -> LSUVRecord:
     iterations, initial, final, converged = zip(*rows)
     return LSUVRecord(np.array(iterations), np.array(initial), np.array(final),
                       np.array(converged, dtype=bool), tol, max_iter)
-
-
-def _check_layer_sizes(layer_sizes) -> tuple:
-    if (isinstance(layer_sizes, (str, bytes)) or np.ndim(layer_sizes) != 1
-            or not isinstance(layer_sizes, (Sequence, np.ndarray))):
-        raise TypeError(f"layer_sizes must be a sequence of integers; got {layer_sizes!r}")
-    sizes = tuple(check_int("layer_sizes entry", n, minimum=1) for n in layer_sizes)
-    if len(sizes) < 2:
-        raise ValueError(f"layer_sizes needs at least an input and an output size; "
-                         f"got {layer_sizes!r}")
-    return sizes
 
 
 def _check_weights(weights) -> list[np.ndarray]:
