@@ -242,7 +242,11 @@ def _draw_bias(bias, n_in, n_out, rng, dtype) -> np.ndarray:
         return rng.uniform(-bound, bound, size=n_out).astype(dtype)
     if isinstance(bias, (bool, np.bool_)) or not isinstance(bias, numbers.Real):
         raise TypeError(f"bias must be a real number or 'uniform'; got {bias!r}")
-    return np.full(n_out, check_real("bias", bias), dtype=dtype)
+    value, largest = check_real("bias", bias), float(np.finfo(dtype).max)
+    if abs(value) > largest:
+        raise ValueError(f"bias {value!r} does not fit in {np.dtype(dtype).name} (largest "
+                         f"{largest:.3g})")
+    return np.full(n_out, value, dtype=dtype)
 
 
 # -- forward and backward ---------------------------------------------------------------------
@@ -1026,6 +1030,11 @@ def train(net: MLP, optimizer, data, *, n_epochs: int = 10, batch_size: int = 64
     batch_size = _check_training_args(net, optimizer, batch_size, loss)
     n_epochs = check_int("n_epochs", n_epochs, minimum=1)
     probe_size = check_int("probe_size", probe_size, minimum=1)
+    missing = [a for a in ("x_train", "y_train", "x_test", "y_test") if not hasattr(data, a)]
+    if missing:
+        raise TypeError(f"data must have x_train, y_train, x_test and y_test (a "
+                        f"kaiming_lib.data.Dataset); got {type(data).__name__} without "
+                        f"{', '.join(missing)}")
     x, targets, labels = _check_pair(net, data.x_train, data.y_train, loss,
                                      ("data.x_train", "data.y_train"))
     test = None

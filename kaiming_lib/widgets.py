@@ -118,6 +118,11 @@ def explorer_memory_bytes(depth: int, width: int, batch_size: int) -> int:
     gradient: ``4 * (L n^2 + 3 B n + B (L n + n))`` bytes for width ``n``, batch ``B``
     and depth ``L``.
 
+    Raises
+    ------
+    TypeError, ValueError
+        If a size is not a positive integer.
+
     Notes
     -----
     Counted from :func:`kaiming_lib.probes.probe_stack`'s backward pass, which keeps the
@@ -129,7 +134,9 @@ def explorer_memory_bytes(depth: int, width: int, batch_size: int) -> int:
     >>> round(explorer_memory_bytes(100, 1024, 256) / 2**30, 3)   # the largest setting
     0.492
     """
-    n, b = width, batch_size
+    depth = check_int("depth", depth, minimum=1)
+    n = check_int("width", width, minimum=1)
+    b = check_int("batch_size", batch_size, minimum=1)
     return 4 * (depth * n * n + 3 * b * n + b * (depth * n + n))
 
 

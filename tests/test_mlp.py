@@ -624,3 +624,15 @@ def test_a_numpy_array_of_layer_sizes_is_accepted():
 def test_the_losses_refuse_what_they_would_silently_get_wrong(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_train_names_what_its_data_lacks():
+    net = init_mlp([2, 3, 2], rng=0)
+    with pytest.raises(TypeError, match="data must have x_train, y_train, x_test and y_test.*"
+                                        "got NoneType without x_train"):
+        mlp.train(net, SGD(0.1), None)
+
+
+def test_a_bias_too_large_for_the_dtype_is_refused():
+    with pytest.raises(ValueError, match=r"bias 1e\+300 does not fit in float32"):
+        init_mlp([2, 3], bias=1e300, rng=0)

@@ -295,3 +295,13 @@ def test_build_explorer_does_not_touch_pyplot():
     build_explorer(**SMALL)
     assert plt.get_fignums() == before
     assert mpl.get_backend()     # unchanged and still importable
+
+
+@pytest.mark.parametrize("args, error, match", [
+    ((-1, 5, 5), ValueError, "depth must be at least 1; got -1"),
+    ((5, 0, 5), ValueError, "width must be at least 1; got 0"),
+    ((5, 5, 2.5), TypeError, "batch_size must be an integer; got 2.5"),
+])
+def test_the_memory_estimate_refuses_sizes_that_are_not_positive_integers(args, error, match):
+    with pytest.raises(error, match=match):
+        explorer_memory_bytes(*args)
