@@ -126,3 +126,31 @@ def check_array(name: str, value, *, ndim=None, min_size=1, finite=True) -> np.n
 
 def _listing(choices) -> str:
     return ", ".join(repr(c) for c in choices)
+
+
+def check_weight_chain(weights) -> list[np.ndarray]:
+    """Check a non-empty list of 2-D float weights ``(out, in)`` of one dtype that chain."""
+    if isinstance(weights, (np.ndarray, str)) or not isinstance(weights, Sequence) or not weights:
+        raise TypeError(
+            f"weights must be a non-empty list of 2-D arrays W_l of shape (n_l, n_(l-1)); "
+            f"got {type(weights).__name__}"
+        )
+    checked = [check_array(f"weights[{i}]", w, ndim=2) for i, w in enumerate(weights)]
+    for i, w in enumerate(checked):
+        if w.dtype.type not in FLOAT_DTYPES:
+            raise TypeError(
+                f"weights[{i}] must have a floating dtype (float16, float32 or float64); "
+                f"got dtype {w.dtype}"
+            )
+        if w.dtype != checked[0].dtype:
+            raise TypeError(
+                f"weights must all have one dtype; weights[0] is {checked[0].dtype} and "
+                f"weights[{i}] is {w.dtype}"
+            )
+    for i in range(1, len(checked)):
+        if checked[i].shape[1] != checked[i - 1].shape[0]:
+            raise ValueError(
+                f"weights[{i}] has shape {checked[i].shape!r} but weights[{i - 1}] gives "
+                f"{checked[i - 1].shape[0]} outputs; W_l must have shape (n_l, n_(l-1))"
+            )
+    return checked

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import (
-    FLOAT_DTYPES, as_rng, check_array, check_choice, check_float_dtype, check_int, check_real,
+    as_rng, check_array, check_choice, check_float_dtype, check_int, check_real,
+    check_weight_chain,
 )
 from .init import orthogonal
 from .mlp import ACTIVATIONS, MLP, _check_layer_sizes
@@ -181,7 +182,7 @@ def lsuv(weights: Sequence[np.ndarray], x: np.ndarray, activation: str = "relu",
     >>> record.iterations.tolist(), bool(np.all(np.abs(record.final_variance - 1) < 0.02))
     ([1, 1], True)
     """
-    weights = _check_weights(weights)
+    weights = check_weight_chain(weights)
     dtype = weights[0].dtype
     x = check_array("x", x, ndim=2)
     if x.shape[1] != weights[0].shape[1]:
@@ -289,24 +290,6 @@ def _record(rows, tol, max_iter) -> LSUVRecord:
     iterations, initial, final, converged = zip(*rows)
     return LSUVRecord(np.array(iterations), np.array(initial), np.array(final),
                       np.array(converged, dtype=bool), tol, max_iter)
-
-
-def _check_weights(weights) -> list[np.ndarray]:
-    if isinstance(weights, (np.ndarray, str)) or not isinstance(weights, Sequence) or not weights:
-        raise TypeError(f"weights must be a non-empty list of 2-D (out, in) arrays; "
-                        f"got {type(weights).__name__}")
-    checked = [check_array(f"weights[{i}]", w, ndim=2) for i, w in enumerate(weights)]
-    for i, w in enumerate(checked):
-        if w.dtype.type not in FLOAT_DTYPES:
-            raise TypeError(f"weights[{i}] must have a floating dtype (float16, float32 or "
-                            f"float64); got dtype {w.dtype}")
-        if w.dtype != checked[0].dtype:
-            raise TypeError(f"weights must all have one dtype; weights[0] is "
-                            f"{checked[0].dtype} and weights[{i}] is {w.dtype}")
-        if i and w.shape[1] != checked[i - 1].shape[0]:
-            raise ValueError(f"weights[{i}] has shape {w.shape!r} but weights[{i - 1}] gives "
-                             f"{checked[i - 1].shape[0]} outputs; weights are (out, in)")
-    return checked
 
 
 def _check_biases(biases, weights) -> list[np.ndarray]:

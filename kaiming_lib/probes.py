@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validation import (
-    FLOAT_DTYPES, as_rng, check_array, check_choice, check_float_dtype, check_int, check_real,
+    as_rng, check_array, check_choice, check_float_dtype, check_int, check_real,
+    check_weight_chain,
 )
 from .variance import Activation, _check_widths, as_activation
 
@@ -643,33 +644,6 @@ def _assemble(runs: list, widths, scheme, options: _Options, gain, batch_size) -
                        **hists, hist_rows=options.hist_rows, **backward, activations=kept)
 
 
-def _check_weights(weights) -> list[np.ndarray]:
-    if isinstance(weights, (np.ndarray, str)) or not isinstance(weights, Sequence) or not weights:
-        raise TypeError(
-            f"weights must be a non-empty list of 2-D arrays W_l of shape (n_l, n_(l-1)); "
-            f"got {type(weights).__name__}"
-        )
-    checked = [check_array(f"weights[{i}]", w, ndim=2) for i, w in enumerate(weights)]
-    for i, w in enumerate(checked):
-        if w.dtype.type not in FLOAT_DTYPES:
-            raise TypeError(
-                f"weights[{i}] must have a floating dtype (float16, float32 or float64); "
-                f"got dtype {w.dtype}"
-            )
-        if w.dtype != checked[0].dtype:
-            raise TypeError(
-                f"weights must all have one dtype; weights[0] is {checked[0].dtype} and "
-                f"weights[{i}] is {w.dtype}"
-            )
-    for i in range(1, len(checked)):
-        if checked[i].shape[1] != checked[i - 1].shape[0]:
-            raise ValueError(
-                f"weights[{i}] has shape {checked[i].shape!r} but weights[{i - 1}] gives "
-                f"{checked[i - 1].shape[0]} outputs; W_l must have shape (n_l, n_(l-1))"
-            )
-    return checked
-
-
 def propagate(weights: Sequence[np.ndarray], inputs: np.ndarray, activation="relu", *,
               negative_slope: float = 0.01, final_activation: bool = True,
               backward: bool = True, rng=None, keep_activations: bool = False,
@@ -743,7 +717,7 @@ def propagate(weights: Sequence[np.ndarray], inputs: np.ndarray, activation="rel
     >>> r.input_grad_std.shape
     (1, 2)
     """
-    weights = _check_weights(weights)
+    weights = check_weight_chain(weights)
     inputs = check_array("inputs", inputs, ndim=2)
     if inputs.shape[1] != weights[0].shape[1]:
         raise ValueError(
