@@ -12,6 +12,9 @@ in matplotlib):
 - ``kaiming_lib.plotting``: scheme colours, course style, figure saving, plot helpers;
 - ``kaiming_lib.widgets``: the interactive explorer (ipywidgets);
 - ``kaiming_lib.exercises``: checkers for the notebooks' coding exercises.
+
+``kaiming_lib.SuspiciousInputWarning`` is the warning every module gives for input that is
+legal but probably a mistake.
 """
 
 import importlib
@@ -24,8 +27,10 @@ _SUBMODULES = {"init", "variance", "probes", "mlp", "data", "plotting", "exercis
 def __getattr__(name):
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name == "SuspiciousInputWarning":
+        return importlib.import_module(f"{__name__}._validation").SuspiciousInputWarning
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | _SUBMODULES)
+    return sorted(set(globals()) | _SUBMODULES | {"SuspiciousInputWarning"})

@@ -2,17 +2,35 @@
 
 Each check validates one argument at the public boundary and raises ``TypeError`` for the
 wrong kind of object or ``ValueError`` for a value outside its domain.  Every message names
-the argument, shows the bad value with ``repr`` and says what is allowed.
+the argument, shows the bad value with ``repr`` and says what is allowed.  Input that is legal
+but probably a mistake gets a :class:`SuspiciousInputWarning` from :func:`warn_suspicious`.
 """
 
 import math
 import numbers
 import operator
+import sys
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
 FLOAT_DTYPES = (np.float16, np.float32, np.float64)
+
+
+class SuspiciousInputWarning(UserWarning):
+    """Legal input that is probably a mistake; the message says what to do instead."""
+
+
+def warn_suspicious(message: str) -> None:
+    """Warn with :class:`SuspiciousInputWarning`, pointing at the first caller outside the package.
+
+    The warning names the user's line however deep inside ``kaiming_lib`` it was raised.
+    """
+    frame, level = sys._getframe(1), 2   # stacklevel 2 is the caller of this function
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("kaiming_lib."):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, SuspiciousInputWarning, stacklevel=level)
 
 
 def _is_bool(value) -> bool:
@@ -82,7 +100,16 @@ def check_shape(name: str, shape, *, min_ndim=0) -> tuple:
 
 
 def check_float_dtype(name: str, dtype) -> np.dtype:
-    """Return ``dtype`` as a NumPy floating dtype (float16, float32 or float64)."""
+    """Return ``dtype`` as a NumPy floating dtype (float16, float32 or float64).
+
+    ``None`` is refused: NumPy reads it as float64, which silently doubles the memory of a
+    float32 default and hides a forgotten argument.
+    """
+    if dtype is None:
+        raise TypeError(
+            f"{name} must be a NumPy floating dtype, one of float16, float32, float64; got None "
+            "(NumPy would read None as float64: pass np.float64 if that is meant)"
+        )
     try:
         resolved = np.dtype(dtype)
     except TypeError:

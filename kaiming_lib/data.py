@@ -16,18 +16,21 @@ import io
 import math
 import os
 import pathlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
 
 import numpy as np
 
-from ._validation import as_rng, check_choice, check_float_dtype, check_int, check_real
+from ._validation import (
+    as_rng, check_array, check_choice, check_float_dtype, check_int, check_real, warn_suspicious,
+)
 
 __all__ = [
     "Dataset", "ChecksumError", "DIGITS_SHA256", "DIGITS_FILE",
     "load_digits", "read_digits_file", "verify_sha256",
-    "stratified_split", "standardize", "make_spirals", "make_teacher",
+    "stratified_split", "standardize", "make_spirals", "make_teacher", "MAX_DATA_BYTES",
 ]
 
 #: SHA-256 of the shipped ``digits.csv.gz`` (the file scikit-learn distributes).
@@ -35,6 +38,10 @@ DIGITS_SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa2
 
 #: Name of the digits file inside ``kaiming_lib/datasets/``.
 DIGITS_FILE = "digits.csv.gz"
+
+#: The most memory (bytes) :func:`make_spirals` or :func:`make_teacher` may use while
+#: generating: 4 GiB, so that a typo such as ``n_samples=10**12`` gets a clear error.
+MAX_DATA_BYTES = 4 * 2**30
 
 _DIGITS_SHAPE = (1797, 65)  # 64 pixels and the label per row
 
@@ -58,6 +65,14 @@ class Dataset:
         Number of classes; 0 for a regression set.
     name : str
         A short description, e.g. ``'digits'``.
+
+    Raises
+    ------
+    TypeError
+        If a part is not an ndarray, ``n_classes`` not an int or ``name`` not a string.
+    ValueError
+        If the parts do not fit together: ``x_train`` and ``x_test`` must be 2-D with the
+        same number of features, and each ``y`` must have one row per row of its ``x``.
     """
 
     x_train: np.ndarray
@@ -66,6 +81,30 @@ class Dataset:
     y_test: np.ndarray
     n_classes: int
     name: str
+
+    def __post_init__(self):
+        # The loaders always build consistent sets; this catches a hand-made one whose
+        # parts disagree before a training loop fails deep inside a matrix product.
+        for part in ("x_train", "y_train", "x_test", "y_test"):
+            if not isinstance(getattr(self, part), np.ndarray):
+                raise TypeError(f"{part} must be a numpy.ndarray; got "
+                                f"{type(getattr(self, part)).__name__}")
+        for part in ("x_train", "x_test"):
+            if getattr(self, part).ndim != 2:
+                raise ValueError(f"{part} must be 2-D (n_samples, n_features); got shape "
+                                 f"{getattr(self, part).shape!r}")
+        if self.x_test.shape[1] != self.x_train.shape[1]:
+            raise ValueError(
+                f"x_train and x_test must have the same number of features; got shapes "
+                f"{self.x_train.shape!r} and {self.x_test.shape!r}"
+            )
+        for x, y in (("x_train", "y_train"), ("x_test", "y_test")):
+            if getattr(self, y).ndim == 0 or len(getattr(self, y)) != len(getattr(self, x)):
+                raise ValueError(f"{y} must have one row per row of {x}; got shapes "
+                                 f"{getattr(self, y).shape!r} and {getattr(self, x).shape!r}")
+        check_int("n_classes", self.n_classes, minimum=0)
+        if not isinstance(self.name, str):
+            raise TypeError(f"name must be a string; got {self.name!r}")
 
     @property
     def n_features(self) -> int:
@@ -100,11 +139,27 @@ def verify_sha256(data: bytes, expected: str, *, source: str = "data") -> None:
     ------
     ChecksumError
         If the digests differ; the message shows both.
+    TypeError
+        If ``data`` is not bytes-like or ``expected`` and ``source`` are not strings.
+    ValueError
+        If ``expected`` is not 64 lower-case hexadecimal digits (no SHA-256 at all).
 
     Examples
     --------
     >>> verify_sha256(b"abc", hashlib.sha256(b"abc").hexdigest())
     """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes (the file's contents); got {type(data).__name__} "
+                        f"{data!r:.60}")
+    if not isinstance(expected, str):
+        raise TypeError(f"expected must be a hexadecimal string; got {expected!r}")
+    if len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected):
+        raise ValueError(
+            f"expected must be a SHA-256 digest, 64 lower-case hexadecimal digits; got "
+            f"{expected!r}"
+        )
+    if not isinstance(source, str):
+        raise TypeError(f"source must be a string; got {source!r}")
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected:
         raise ChecksumError(
@@ -137,6 +192,8 @@ def read_digits_file(path=None) -> tuple[np.ndarray, np.ndarray]:
     ------
     ChecksumError
         If the file's SHA-256 is not :data:`DIGITS_SHA256`.
+    TypeError
+        If ``path`` is not None, a string or a path-like object.
 
     Examples
     --------
@@ -146,6 +203,8 @@ def read_digits_file(path=None) -> tuple[np.ndarray, np.ndarray]:
     """
     path = _default_digits_path() if path is None else path
     if not hasattr(path, "read_bytes"):     # a str or other path-like
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be None, a string or a path-like object; got {path!r}")
         path = pathlib.Path(os.fspath(path))
     raw = path.read_bytes()
     verify_sha256(raw, DIGITS_SHA256, source=str(path))
@@ -187,7 +246,8 @@ def stratified_split(labels: np.ndarray, test_fraction: float = 0.2,
     TypeError
         If ``labels`` is not an integer ndarray.
     ValueError
-        If ``test_fraction`` is outside (0, 1), or either part would be empty.
+        If ``labels`` is empty, ``test_fraction`` is outside (0, 1), or either part would
+        be empty.
 
     Examples
     --------
@@ -197,6 +257,8 @@ def stratified_split(labels: np.ndarray, test_fraction: float = 0.2,
     """
     if not isinstance(labels, np.ndarray) or labels.dtype.kind not in "iu" or labels.ndim != 1:
         raise TypeError(f"labels must be a 1-D integer ndarray; got {labels!r:.80}")
+    if labels.size == 0:
+        raise ValueError(f"labels must not be empty; got shape {labels.shape!r}")
     test_fraction = _check_fraction("test_fraction", test_fraction)
     rng = as_rng(rng)
     train, test = [], []
@@ -220,9 +282,31 @@ def standardize(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np
     test set never influences the statistics, so its features are only approximately
     standardized.
 
+    Parameters
+    ----------
+    x_train : (n_train, n_features) ndarray
+        Finite real values, at least one row; the statistics come from it alone.
+    x_test : (n_test, n_features) ndarray
+        Finite real values with the same features (``n_test`` may be 0).
+
     Returns
     -------
-    x_train_standardized, x_test_standardized : float64 ndarrays
+    x_train_standardized, x_test_standardized : floating ndarrays
+        float64 for integer input; otherwise NumPy's promotion of the inputs' dtypes.
+
+    Raises
+    ------
+    TypeError
+        If an input is not a real ndarray.
+    ValueError
+        If an input is not 2-D, holds NaN or infinity, ``x_train`` has no rows, the two
+        have different numbers of features, or the statistics exceed the float range.
+
+    Warns
+    -----
+    SuspiciousInputWarning
+        If ``x_train`` has a single row: every feature's std is 0, so nothing is scaled
+        (an example passed where a data set was meant, or swapped axes).
 
     Examples
     --------
@@ -230,8 +314,24 @@ def standardize(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np
     >>> a.tolist(), b.tolist()
     ([[-1.0, 0.0], [1.0, 0.0]], [[0.0, 1.0]])
     """
-    mean = x_train.mean(axis=0)
-    std = x_train.std(axis=0)
+    x_train = check_array("x_train", x_train, ndim=2)
+    x_test = check_array("x_test", x_test, ndim=2, min_size=0)
+    if x_test.shape[1] != x_train.shape[1]:
+        raise ValueError(
+            f"x_train and x_test must have the same number of features (columns); got shapes "
+            f"{x_train.shape!r} and {x_test.shape!r}"
+        )
+    if x_train.shape[0] == 1:
+        warn_suspicious("x_train has a single row, so every feature's std is 0 and nothing "
+                        "is scaled; pass the whole training set, one example per row")
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = x_train.mean(axis=0)
+        std = x_train.std(axis=0)
+    if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+        raise ValueError(
+            "x_train's feature means and stds must be finite; with values up to "
+            f"{float(np.abs(x_train).max())!r} they exceed the float range (rescale the data)"
+        )
     std = np.where(std > 0, std, 1.0)
     return (x_train - mean) / std, (x_test - mean) / std
 
@@ -341,6 +441,7 @@ def make_spirals(n_samples: int = 600, n_classes: int = 2, *, noise: float = 0.1
     n_turns = check_real("n_turns", n_turns, positive=True)
     test_fraction = _check_fraction("test_fraction", test_fraction)
     dtype, rng = check_float_dtype("dtype", dtype), as_rng(rng)
+    _check_data_bytes("n_samples", n_samples, 2 * 8 * n_samples * 6)   # a few float64 columns
     labels = np.arange(n_samples) % n_classes
     t = rng.uniform(0.05, 1.0, size=n_samples)
     angle = 2 * math.pi * (labels / n_classes + n_turns * t)
@@ -348,6 +449,13 @@ def make_spirals(n_samples: int = 600, n_classes: int = 2, *, noise: float = 0.1
     x += rng.normal(0.0, noise, size=x.shape)
     return _split_dataset(x, labels, labels, test_fraction, rng, n_classes,
                           f"spirals ({n_classes} arms)", dtype)
+
+
+def _check_data_bytes(name: str, value: int, n_bytes: int) -> None:
+    """Refuse a synthetic data set whose arrays would need more than MAX_DATA_BYTES."""
+    if n_bytes > MAX_DATA_BYTES:
+        raise ValueError(f"{name}={value!r} needs about {n_bytes / 2**30:.3g} GiB to generate; "
+                         f"the limit is MAX_DATA_BYTES = {MAX_DATA_BYTES / 2**30:g} GiB")
 
 
 def _standardize_outputs(out: np.ndarray) -> np.ndarray:
@@ -406,9 +514,16 @@ def make_teacher(n_samples: int = 2000, n_features: int = 20, n_outputs: int = 1
     n_features = check_int("n_features", n_features, minimum=1)
     task = check_choice("task", task, ("classification", "regression"))
     n_outputs = check_int("n_outputs", n_outputs, minimum=2 if task == "classification" else 1)
+    if isinstance(hidden_sizes, (str, bytes)) or not isinstance(hidden_sizes,
+                                                                 (Sequence, np.ndarray)):
+        raise TypeError(f"hidden_sizes must be a sequence of positive integers (may be "
+                        f"empty); got {hidden_sizes!r}")
     hidden_sizes = [check_int("hidden_sizes entry", h, minimum=1) for h in hidden_sizes]
     test_fraction = _check_fraction("test_fraction", test_fraction)
     dtype, rng = check_float_dtype("dtype", dtype), as_rng(rng)
+    widest = max([n_features, n_outputs, *hidden_sizes])
+    _check_data_bytes("n_samples", n_samples, 8 * n_samples * (n_features + 3 * widest)
+                      + 8 * widest * widest)
     x = rng.standard_normal((n_samples, n_features))
     h = x
     for width in hidden_sizes:

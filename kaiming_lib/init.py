@@ -8,7 +8,9 @@ Weights use PyTorch's layout ``(out, in, *kernel)``, the layout of ``y = W x + b
 Every sampler returns a new array, takes ``rng`` (``None``, an int seed or a
 ``numpy.random.Generator``) and ``dtype`` (float32 by default), and draws its numbers in
 float64 before casting, so a seed gives the same weights whatever the dtype (a dtype too
-narrow to hold them, such as float16 for ``std=1e5``, raises ValueError).
+narrow to hold them, such as float16 for ``std=1e5``, raises ValueError).  A call that
+would allocate more than :data:`MAX_INIT_BYTES` (its float64 working arrays plus the
+result) is refused with a ValueError before anything is drawn.
 
 The one general form is :func:`variance_scaling` (Keras and JAX semantics).  The named
 PyTorch-style initializers compute their standard deviation in exactly PyTorch's
@@ -22,12 +24,14 @@ import numbers
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 import numpy as np
 
 from ._validation import (
-    as_rng, check_choice, check_float_dtype, check_int, check_real, check_shape,
+    SuspiciousInputWarning, as_rng, check_choice, check_float_dtype, check_int, check_real,
+    check_shape, warn_suspicious,
 )
 
 __all__ = [
@@ -35,12 +39,22 @@ __all__ = [
     "zeros", "ones", "constant", "normal", "uniform", "trunc_normal",
     "xavier_normal", "xavier_uniform", "lecun_normal", "orthogonal",
     "kaiming_normal", "kaiming_uniform", "variance_scaling",
-    "Scheme", "SCHEMES", "get_scheme", "TRUNCATED_NORMAL_STD",
+    "Scheme", "SCHEMES", "get_scheme", "TRUNCATED_NORMAL_STD", "MAX_INIT_BYTES",
+    "SuspiciousInputWarning",
 ]
 
 #: Standard deviation of a standard normal truncated to (-2, 2):
 #: ``sqrt(1 - 4 phi(2) / erf(sqrt 2))``, the constant Keras and JAX divide by.
 TRUNCATED_NORMAL_STD = 0.87962566103423978
+
+#: The most memory (bytes) one initializer call may allocate: 4 GiB.  The count is
+#: ``prod(shape) * (8 * k + itemsize)``: the ``k`` float64 working arrays the sampler holds at
+#: once (1 for normal and uniform draws, 2 for truncated normal ones, 3 or 7 for
+#: :func:`trunc_normal`, 4 for :func:`orthogonal`) plus the result in ``dtype``.  Generous
+#: for any layer of the course (a 4096 x 4096 float32 weight needs 192 MiB); it turns a typo
+#: such as ``(10**9, 10**9)`` into a clear error instead of a MemoryError.  Assign a larger
+#: value to lift it.
+MAX_INIT_BYTES = 4 * 2**30
 
 NONLINEARITIES = (
     "linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -91,7 +105,8 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
         ``'conv_transpose1d'``, ``'conv_transpose2d'``, ``'conv_transpose3d'``,
         ``'sigmoid'``, ``'tanh'``, ``'relu'``, ``'leaky_relu'``, ``'selu'``.
     param : real number, optional
-        The negative slope of ``'leaky_relu'`` (0.01 when None).  Ignored otherwise.
+        The negative slope of ``'leaky_relu'`` (0.01 when None).  Ignored otherwise, with a
+        warning.
 
     Returns
     -------
@@ -105,14 +120,23 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
         If ``nonlinearity`` is not a string, or ``param`` is not a real number (bools are
         rejected; NumPy real scalars are accepted).
     ValueError
-        If ``nonlinearity`` is unknown, or ``param`` is not finite or so large (above about
-        1e154) that its square overflows.
+        If ``nonlinearity`` is unknown, or ``param`` is not finite.
+
+    Warns
+    -----
+    SuspiciousInputWarning
+        If ``param`` is given for a nonlinearity other than ``'leaky_relu'``: it is ignored,
+        as in PyTorch, so a slope meant for a leaky ReLU has no effect.
 
     Notes
     -----
     ReLU's sqrt(2) and leaky ReLU's sqrt(2 / (1 + a^2)) preserve the second moment exactly
     (notebook 02).  tanh's 5/3 and selu's 3/4 are conventions chosen empirically, not
     variance-preserving values; ``kaiming_lib.variance`` computes the exact ones.
+
+    The leaky ReLU gain is computed in PyTorch's order, except where ``a^2`` overflows
+    (``|a|`` above about 1.3e154, where PyTorch raises OverflowError): there it is
+    ``sqrt(2) / hypot(1, a)``, the same value without the overflow (about sqrt(2) / |a|).
 
     Examples
     --------
@@ -122,6 +146,10 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
     1.38675
     """
     check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
+    if param is not None and nonlinearity != "leaky_relu":
+        warn_suspicious(f"calculate_gain ignores param={param!r} for nonlinearity="
+                        f"{nonlinearity!r}; only 'leaky_relu' takes a negative slope (pass "
+                        "nonlinearity='leaky_relu', or drop param)")
     if nonlinearity in _LINEAR_LIKE:
         return 1
     if nonlinearity == "tanh":
@@ -135,10 +163,8 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
         slope = int(param)  # PyTorch squares an int slope exactly, before any rounding
     try:
         return math.sqrt(2.0 / (1 + slope**2))
-    except OverflowError:
-        raise ValueError(
-            f"param (negative_slope) must be below about 1e154 in magnitude; got {param!r}"
-        ) from None
+    except OverflowError:  # slope**2 (or, for an int, its conversion to float) overflows
+        return math.sqrt(2.0) / math.hypot(1.0, float(slope))
 
 
 def _kaiming_mode(a, mode, nonlinearity) -> str:
@@ -149,7 +175,23 @@ def _kaiming_mode(a, mode, nonlinearity) -> str:
     check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
     if a is not None:
         check_real("a (negative_slope)", a)
+        if a != 0 and nonlinearity != "leaky_relu":
+            warn_suspicious(f"a={a!r} is ignored with nonlinearity={nonlinearity!r}; the slope "
+                            "only enters the gain of 'leaky_relu' (pass "
+                            "nonlinearity='leaky_relu', or drop a)")
     return mode
+
+
+def _kaiming_std(shape, a, mode, nonlinearity) -> float:
+    """``gain / sqrt(fan)`` for arguments :func:`_kaiming_mode` has checked."""
+    fan_in, fan_out = fan_in_and_fan_out(shape)
+    fan = fan_in if mode == "fan_in" else fan_out
+    if fan == 0:
+        raise ValueError(f"shape must give a positive {mode}; got {mode}=0 for {shape!r}")
+    # Only leaky_relu reads the slope; passing None elsewhere skips calculate_gain's warning
+    # (the gain is the same: PyTorch ignores the slope there too).
+    slope = a if nonlinearity == "leaky_relu" else None
+    return calculate_gain(nonlinearity, slope) / math.sqrt(fan)
 
 
 def kaiming_std(shape, a=0, mode: Mode = "fan_in", nonlinearity: str = "leaky_relu") -> float:
@@ -179,17 +221,18 @@ def kaiming_std(shape, a=0, mode: Mode = "fan_in", nonlinearity: str = "leaky_re
         An unknown ``mode`` or ``nonlinearity``, a non-finite ``a``, a shape with fewer
         than two dimensions, or a zero fan (no std exists for it).
 
+    Warns
+    -----
+    SuspiciousInputWarning
+        For a non-zero ``a`` with a nonlinearity other than ``'leaky_relu'`` (it is ignored).
+
     Examples
     --------
     >>> round(kaiming_std((256, 128)), 6)    # sqrt(2 / 128)
     0.125
     """
     mode = _kaiming_mode(a, mode, nonlinearity)
-    fan_in, fan_out = fan_in_and_fan_out(shape)
-    fan = fan_in if mode == "fan_in" else fan_out
-    if fan == 0:
-        raise ValueError(f"shape must give a positive {mode}; got {mode}=0 for {shape!r}")
-    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    return _kaiming_std(shape, a, mode, nonlinearity)
 
 
 def xavier_std(shape, gain=1.0) -> float:
@@ -219,10 +262,35 @@ def xavier_std(shape, gain=1.0) -> float:
 
 # -- samplers ---------------------------------------------------------------------------------
 
-def _prepare(shape, rng, dtype, *, min_ndim=0):
-    """Validate the arguments every sampler shares."""
+def _prepare(shape, rng, dtype, *, min_ndim=0, float64_arrays=1):
+    """Validate the arguments every sampler shares, and the memory the call will take.
+
+    ``float64_arrays`` is the number of float64 arrays of ``shape`` the sampler holds at
+    once (None: the sampler checks the memory itself, once it knows its method).
+    """
     shape = check_shape("shape", shape, min_ndim=min_ndim)
-    return shape, as_rng(rng), check_float_dtype("dtype", dtype)
+    dtype = check_float_dtype("dtype", dtype)
+    if float64_arrays is not None:
+        _check_memory(shape, dtype, float64_arrays)
+    return shape, as_rng(rng), dtype
+
+
+def _check_memory(shape, dtype, float64_arrays) -> None:
+    """Refuse a call that would allocate more than :data:`MAX_INIT_BYTES`.
+
+    The count uses Python ints, which do not overflow: ``(2**40, 2**40)`` is refused as
+    cleanly as ``(10**9, 10**9)``.
+    """
+    size = math.prod(shape)
+    needed = size * (8 * float64_arrays + dtype.itemsize)
+    if needed > MAX_INIT_BYTES:
+        raise ValueError(
+            f"shape {shape!r} would need {Decimal(needed):.3g} bytes ({Decimal(size):.3g} "
+            f"values, held as {float64_arrays} float64 working array(s) plus the "
+            f"{dtype.name} result), above MAX_INIT_BYTES = {Decimal(MAX_INIT_BYTES):.3g} bytes "
+            f"({MAX_INIT_BYTES / 2**30:g} GiB); use a smaller shape, or raise "
+            "kaiming_lib.init.MAX_INIT_BYTES if the machine has the memory"
+        )
 
 
 def _is_empty(shape) -> bool:
@@ -252,6 +320,13 @@ def _cast(values, dtype) -> np.ndarray:
             f"{float(np.abs(values).max())!r}, above its largest finite value "
             f"{float(np.finfo(dtype).max)!r}; use a wider dtype or smaller parameters"
         )
+    if cast.size and not cast.any() and np.any(values):  # legal, but no weight survives
+        warn_suspicious(
+            f"dtype {dtype.name} flushes every one of these weights to zero: their magnitude "
+            f"is at most {float(np.abs(values).max())!r}, below its smallest subnormal "
+            f"{float(np.finfo(dtype).smallest_subnormal)!r}; use a wider dtype or larger "
+            "parameters"
+        )
     return cast
 
 
@@ -268,6 +343,9 @@ def _draw(shape, std, distribution, rng, dtype) -> np.ndarray:
         values = _truncated_standard_normal(rng, shape) * (std / TRUNCATED_NORMAL_STD)
     else:
         bound = math.sqrt(3.0) * std
+        if not math.isfinite(2 * bound):  # NumPy would raise OverflowError for the width
+            raise ValueError(f"the uniform bound sqrt(3) * std must keep 2 * bound finite; got "
+                             f"std={std!r}; use a smaller gain or scale")
         values = rng.uniform(-bound, bound, size=shape)
     return _cast(values, dtype)
 
@@ -277,8 +355,8 @@ def zeros(shape, *, rng=None, dtype=np.float32) -> np.ndarray:
 
     Examples
     --------
-    >>> zeros((2, 3)).sum()
-    np.float32(0.0)
+    >>> float(zeros((2, 3)).sum())
+    0.0
     """
     return constant(shape, 0.0, rng=rng, dtype=dtype)
 
@@ -395,7 +473,7 @@ def trunc_normal(shape, mean=0.0, std=1.0, a=-2.0, b=2.0, *, rng=None,
     >>> bool(w.min() >= -1.0 and w.max() <= 1.0)
     True
     """
-    shape, rng, dtype = _prepare(shape, rng, dtype)
+    shape, rng, dtype = _prepare(shape, rng, dtype, float64_arrays=None)
     mean, a, b = check_real("mean", mean), check_real("a", a), check_real("b", b)
     std = check_real("std", std, positive=True)
     if not a < b:
@@ -406,6 +484,9 @@ def trunc_normal(shape, mean=0.0, std=1.0, a=-2.0, b=2.0, *, rng=None,
                       "this far in a tail is probably a mistake", stacklevel=2)
     low, high = (a - mean) / std, (b - mean) / std
     mass = 0.5 * (math.erf(high / math.sqrt(2)) - math.erf(low / math.sqrt(2)))
+    # Redrawing holds z, std * z and the clipped sum; rejection sampling also holds its
+    # 2n proposals, their acceptance draws and a few temporaries, 11 arrays of n in all.
+    _check_memory(shape, dtype, 3 if mass > 0.3 else 11)
     if mass > 0.3:
         z = _truncated_standard_normal(rng, shape, low, high)
     else:
@@ -485,9 +566,13 @@ def variance_scaling(shape, scale=1.0, mode: Literal["fan_in", "fan_out", "fan_a
 
     Raises
     ------
+    TypeError
+        A ``shape`` that is not a tuple of ints, or a ``dtype`` that is not a floating
+        dtype (None included: NumPy would read it as float64).
     ValueError
-        Unknown ``mode`` or ``distribution``, a non-positive or non-finite ``scale``, or a
-        shape with fewer than two dimensions.
+        Unknown ``mode`` or ``distribution``, a non-positive or non-finite ``scale``, a
+        shape with fewer than two dimensions, or one needing more memory than
+        :data:`MAX_INIT_BYTES`.
 
     Notes
     -----
@@ -501,10 +586,11 @@ def variance_scaling(shape, scale=1.0, mode: Literal["fan_in", "fan_out", "fan_a
     >>> round(float(w.std() ** 2 * 256), 1)
     2.0
     """
-    shape, rng, dtype = _prepare(shape, rng, dtype, min_ndim=2)
+    shape, rng, dtype = _prepare(shape, rng, dtype, min_ndim=2, float64_arrays=None)
     scale = check_real("scale", scale, positive=True)
     check_choice("mode", mode, ("fan_in", "fan_out", "fan_avg"))
     check_choice("distribution", distribution, ("truncated_normal", "normal", "uniform"))
+    _check_memory(shape, dtype, 2 if distribution == "truncated_normal" else 1)
     if _is_empty(shape):
         return np.zeros(shape, dtype=dtype)
     fan_in, fan_out = fan_in_and_fan_out(shape)
@@ -532,10 +618,19 @@ def kaiming_normal(shape, a=0, mode: Mode = "fan_in", nonlinearity: str = "leaky
     rng : None, int or numpy.random.Generator
     dtype : floating dtype, default float32
 
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`kaiming_std` and :func:`variance_scaling` (a shape needing more memory
+        than :data:`MAX_INIT_BYTES` included).
+
     Warns
     -----
     UserWarning
         For a shape with a zero-size dimension (an empty array is returned).
+    SuspiciousInputWarning
+        For a non-zero ``a`` with a nonlinearity other than ``'leaky_relu'``, and when
+        ``dtype`` rounds every weight to zero (a std far below its smallest subnormal).
 
     Notes
     -----
@@ -552,10 +647,10 @@ def kaiming_normal(shape, a=0, mode: Mode = "fan_in", nonlinearity: str = "leaky
     2.0
     """
     shape, rng, dtype = _prepare(shape, rng, dtype)
-    _kaiming_mode(a, mode, nonlinearity)
+    mode = _kaiming_mode(a, mode, nonlinearity)
     if _is_empty(shape):  # before the fans, as in PyTorch: an empty 1-D shape warns
         return np.zeros(shape, dtype=dtype)
-    return _draw(shape, kaiming_std(shape, a, mode, nonlinearity), "normal", rng, dtype)
+    return _draw(shape, _kaiming_std(shape, a, mode, nonlinearity), "normal", rng, dtype)
 
 
 def kaiming_uniform(shape, a=0, mode: Mode = "fan_in", nonlinearity: str = "leaky_relu", *,
@@ -573,10 +668,10 @@ def kaiming_uniform(shape, a=0, mode: Mode = "fan_in", nonlinearity: str = "leak
     True
     """
     shape, rng, dtype = _prepare(shape, rng, dtype)
-    _kaiming_mode(a, mode, nonlinearity)
+    mode = _kaiming_mode(a, mode, nonlinearity)
     if _is_empty(shape):  # before the fans, as in PyTorch: an empty 1-D shape warns
         return np.zeros(shape, dtype=dtype)
-    return _draw(shape, kaiming_std(shape, a, mode, nonlinearity), "uniform", rng, dtype)
+    return _draw(shape, _kaiming_std(shape, a, mode, nonlinearity), "uniform", rng, dtype)
 
 
 def xavier_normal(shape, gain=1.0, *, rng=None, dtype=np.float32) -> np.ndarray:
@@ -655,7 +750,8 @@ def orthogonal(shape, gain=1.0, *, rng=None, dtype=np.float32) -> np.ndarray:
     >>> bool(np.allclose(q @ q.T, np.eye(4), atol=1e-6))
     True
     """
-    shape, rng, dtype = _prepare(shape, rng, dtype, min_ndim=2)
+    # The Gaussian matrix, QR's copy of it, Q and R (as large as Q for a square matrix).
+    shape, rng, dtype = _prepare(shape, rng, dtype, min_ndim=2, float64_arrays=4)
     gain = check_real("gain", gain, positive=True)
     if _is_empty(shape):
         return np.zeros(shape, dtype=dtype)

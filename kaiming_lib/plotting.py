@@ -4,6 +4,7 @@ Every helper takes an optional Matplotlib ``Axes``, draws on it and returns it; 
 ``plt.show()``.  Saving is a separate call, :func:`save_figure`, which writes only when asked.
 """
 
+import numbers
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ._validation import check_array, check_choice
+from ._validation import check_array, check_choice, warn_suspicious
 
 __all__ = [
     "SCHEME_COLORS", "scheme_color", "use_course_style", "save_figure", "FIGURES_ENV",
@@ -89,7 +90,8 @@ def save_figure(fig, name: str, directory=None) -> list:
     Raises
     ------
     TypeError
-        If ``fig`` is not a Matplotlib figure or ``name`` not a string.
+        If ``fig`` is not a Matplotlib figure, ``name`` not a string or ``directory`` not
+        a path.
     ValueError
         If ``name`` is empty or has characters other than letters, digits, ``_`` and ``-``.
 
@@ -104,6 +106,9 @@ def save_figure(fig, name: str, directory=None) -> list:
         raise TypeError(f"name must be a string; got {name!r}")
     if not name or not all(c.isalnum() or c in "_-" for c in name):
         raise ValueError(f"name must be non-empty letters, digits, '_' or '-'; got {name!r}")
+    if directory is not None and not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"directory must be None, a string or a path-like object; got "
+                        f"{directory!r}")
     directory = directory if directory is not None else os.environ.get(FIGURES_ENV)
     if not directory:
         return []
@@ -114,8 +119,6 @@ def save_figure(fig, name: str, directory=None) -> list:
         fig.savefig(png, metadata={"Software": None}, bbox_inches="tight")
         fig.savefig(svg, metadata={"Date": None, "Creator": None}, bbox_inches="tight")
     return [png, svg]
-
-
 
 
 def _axes(ax):
@@ -154,6 +157,12 @@ def plot_band(x, values, *, ax=None, color=None, label=None, linestyle="-",
     ValueError
         If ``values`` is not 2-D with ``len(x)`` columns, or ``band`` is unknown.
 
+    Warns
+    -----
+    SuspiciousInputWarning
+        If no point is left to draw (every column has a seed that is not finite, or not
+        positive on a log axis): the call draws nothing.
+
     Notes
     -----
     Points where some seed is not finite, or not positive on a log-scaled vertical axis,
@@ -171,6 +180,11 @@ def plot_band(x, values, *, ax=None, color=None, label=None, linestyle="-",
     keep = np.isfinite(values).all(axis=0)
     if ax.get_yscale() == "log":
         keep &= (values > 0).all(axis=0)
+    if not keep.any():
+        scale = " and positive (the axis is log-scaled)" if ax.get_yscale() == "log" else ""
+        warn_suspicious(f"plot_band draws nothing for label={label!r}: no column of values is "
+                        f"finite{scale} in every seed; check the values (an overflowing "
+                        "signal?) or the axis scale")
     x, values = x[keep], values[:, keep]
     low, high = (values.min(0), values.max(0)) if band == "range" else \
         np.percentile(values, [25, 75], axis=0)
@@ -248,22 +262,40 @@ def plot_histograms(result, *, kind: str = "preact", axes=None, color=None, seed
 
     Raises
     ------
+    TypeError
+        If ``result`` is not a probe result, ``seed`` not an integer, or ``axes`` holds
+        something other than Axes.
     ValueError
-        If ``kind`` is unknown, ``seed`` out of range, or the number of Axes differs from
-        the number of histogram layers.
+        If ``kind`` is unknown, ``seed`` out of range, the probe recorded no histograms
+        (``hist_layers=[]``), or the number of Axes differs from the number of histogram
+        layers.
     """
+    if not all(hasattr(result, a) for a in ("preact_hist", "act_hist", "hist_layers",
+                                             "hist_edges", "scheme")):
+        raise TypeError(f"result must be a ProbeResult; got {type(result).__name__}")
     check_choice("kind", kind, ("preact", "act"))
+    if len(result.hist_layers) == 0:
+        raise ValueError(
+            "result has no histograms to draw: the probe ran with hist_layers=[]; probe "
+            "again with hist_layers listing the layers to histogram (the default, None, "
+            "takes every layer)"
+        )
     hists = result.preact_hist if kind == "preact" else result.act_hist
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an integer; got {seed!r}")
     if not 0 <= seed < hists.shape[0]:
         raise ValueError(f"seed must be in [0, {hists.shape[0]}); got {seed!r}")
     if axes is None:
         _, axes = plt.subplots(1, len(result.hist_layers), squeeze=False,
                                figsize=(2.5 * len(result.hist_layers), 2.5))
         axes = axes[0]
-    axes = list(np.ravel(axes))
+    axes = list(np.ravel(np.asarray(axes, dtype=object)))
     if len(axes) != len(result.hist_layers):
         raise ValueError(f"axes must hold {len(result.hist_layers)} Axes, one per histogram "
                          f"layer; got {len(axes)}")
+    for ax in axes:
+        if not isinstance(ax, mpl.axes.Axes):
+            raise TypeError(f"axes must hold matplotlib Axes; got {type(ax).__name__}")
     color = SCHEME_COLORS.get(result.scheme) if color is None else color
     edges, unit = result.hist_edges, " / std" if result.hist_units == "std" else ""
     symbol = "y" if kind == "preact" else "x"

@@ -176,7 +176,9 @@ def _gelu(x):
 
 def _gelu_derivative(x):
     x = np.asarray(x)
-    density = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    # |x| capped at 40, where the density exp(-800) is already 0 in every float dtype, so
+    # that x * x cannot overflow (it would near |x| = 1.3e154, a q of about 1e306).
+    density = np.exp(-0.5 * np.minimum(np.abs(x), 40.0) ** 2) / math.sqrt(2 * math.pi)
     return 0.5 * (1 + _erf(x / math.sqrt(2))) + x * density.astype(x.dtype, copy=False)
 
 
@@ -330,6 +332,53 @@ def _breakpoints(std: float, kinks: Sequence[float]) -> list[float]:
     return [-_TRUNCATION, *sorted(cuts), _TRUNCATION]
 
 
+def _integrate(f, q: float, kinks: list) -> tuple[float, tuple | None]:
+    """Return the quadrature of ``E[f(z)]`` and ``(z, f(z))`` at a node where f is not finite.
+
+    The second item is None when ``f`` is finite at every node.  Floating-point warnings
+    inside ``f`` and the sum are silenced: a non-finite value is reported, not warned about.
+    """
+    if q == 0:
+        z, weights = np.zeros(1), np.ones(1)
+    else:
+        std = math.sqrt(q)
+        if not kinks and std <= 1:
+            t, weights = _hermite_rule()
+        else:
+            bounds = _breakpoints(std, kinks)
+            x, w = _legendre_rule()
+            low, high = np.array(bounds[:-1]), np.array(bounds[1:])
+            half = 0.5 * (high - low)
+            t = (low[:, None] + half[:, None] * (x + 1)).ravel()
+            density = np.exp(-0.5 * t * t) / math.sqrt(2 * math.pi)
+            weights = (half[:, None] * w).ravel() * density
+        z = std * t
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        values = _evaluate(f, z)
+        total = float(np.dot(weights, values))
+    finite = np.isfinite(values)
+    if finite.all():
+        return total, None
+    first = int(np.argmin(finite))
+    return total, (float(z[first]), float(values[first]))
+
+
+def _expectation_error(what: str, q: float, bad, owner: str = "") -> ValueError:
+    """The error for an integrand ``what`` (of ``owner``) not finite at a node, or a sum
+    beyond the float range when ``bad`` is None."""
+    if bad is not None:
+        z, value = bad
+        return ValueError(
+            f"{what}{owner} must be finite where the quadrature samples it; got {value!r} at "
+            f"z = {z:.6g} for q={q!r}: its Gaussian expectation diverges (e.g. exp(z^2) for "
+            "q >= 1/2) or leaves the float range; use a smaller q or a bounded function"
+        )
+    return ValueError(
+        f"E[{what}]{owner} for z ~ N(0, q) must be finite; at q={q!r} it exceeds the float "
+        "range (about 1.8e308); use a smaller q or rescale the function"
+    )
+
+
 def gaussian_expectation(f: Callable[[np.ndarray], np.ndarray], q: float = 1.0, *,
                          kinks: Sequence[float] = ()) -> float:
     """Compute ``E[f(z)]`` for ``z ~ N(0, q)`` by quadrature.
@@ -354,7 +403,9 @@ def gaussian_expectation(f: Callable[[np.ndarray], np.ndarray], q: float = 1.0, 
         real numbers.
     ValueError
         If ``q`` is negative or not finite, a kink is not finite, or ``f`` does not return
-        one value per input.
+        one value per input.  Also if ``f`` is not finite at a quadrature node (its
+        expectation diverges there, as ``E[exp(z^2)]`` does for ``q >= 1/2``, or overflows)
+        or the result exceeds the float range: an error, never ``inf`` with a warning.
 
     Notes
     -----
@@ -372,9 +423,14 @@ def gaussian_expectation(f: Callable[[np.ndarray], np.ndarray], q: float = 1.0, 
       at most 16 pieces of 100 nodes.
 
     The truncation assumes ``f`` grows at most polynomially; ``E[exp(z)]`` for a large
-    ``q``, whose mass sits beyond 12 standard deviations, would be wrong.  A function
-    that changes shape at ``|z|`` far from 1 (other than at a kink) should pass its
-    kinks or be rescaled, as the mesh is tuned to features at ``|z|`` of order 1.
+    ``q``, whose mass sits beyond 12 standard deviations, would be wrong.  Divergence is
+    detected only where ``f`` overflows at a node: ``E[exp(z^2)]`` at ``q = 1`` raises, but
+    at ``q`` just above 1/2 the nodes stay finite and the (infinite) integral is not
+    recognised.  Floating-point warnings raised inside ``f`` are silenced; its non-finite
+    values are what count.
+
+    A function that changes shape at ``|z|`` far from 1 (other than at a kink) should pass
+    its kinks or be rescaled, as the mesh is tuned to features at ``|z|`` of order 1.
 
     Examples
     --------
@@ -389,21 +445,10 @@ def gaussian_expectation(f: Callable[[np.ndarray], np.ndarray], q: float = 1.0, 
     if isinstance(kinks, (str, bytes)) or not isinstance(kinks, (Sequence, np.ndarray)):
         raise TypeError(f"kinks must be a sequence of real numbers; got {kinks!r}")
     kinks = [check_real("kinks", k) for k in kinks]
-    if q == 0:
-        return float(_evaluate(f, np.zeros(1))[0])
-
-    std = math.sqrt(q)
-    if not kinks and std <= 1:
-        nodes, weights = _hermite_rule()
-        return float(np.dot(weights, _evaluate(f, std * nodes)))
-    bounds = _breakpoints(std, kinks)
-    x, w = _legendre_rule()
-    low, high = np.array(bounds[:-1]), np.array(bounds[1:])
-    half = 0.5 * (high - low)
-    t = (low[:, None] + half[:, None] * (x + 1)).ravel()
-    density = np.exp(-0.5 * t * t) / math.sqrt(2 * math.pi)
-    weights = (half[:, None] * w).ravel() * density
-    return float(np.dot(weights, _evaluate(f, std * t)))
+    total, bad = _integrate(f, q, kinks)
+    if bad is not None or not math.isfinite(total):
+        raise _expectation_error("f(z)", q, bad)
+    return total
 
 
 # -- moments ------------------------------------------------------------------------------------
@@ -479,6 +524,10 @@ def closed_form_moments(activation, q: float = 1.0, negative_slope: float = 0.01
               E[\\varphi(z)^2] = \\tfrac{1 + a^2}{2}\\, q, \\quad
               E[\\varphi'(z)^2] = \\tfrac{1 + a^2}{2}.
 
+    A second moment beyond the float range, as for a slope ``|a|`` above about 1.3e154
+    (where ``a^2`` overflows), is ``inf`` without a warning: its exact value is not
+    representable.  :func:`preserving_gain` stays finite there.
+
     Examples
     --------
     >>> m = closed_form_moments('relu', q=4.0)
@@ -499,14 +548,35 @@ def closed_form_moments(activation, q: float = 1.0, negative_slope: float = 0.01
     return Moments(q, (1 - a) * math.sqrt(q / (2 * math.pi)), factor * q, factor)
 
 
-def _quadrature_moments(activation: Activation, q: float) -> Moments:
-    phi, kinks = activation.function, activation.kinks
-    mean = gaussian_expectation(phi, q, kinks=kinks)
-    second = gaussian_expectation(lambda z: phi(z) ** 2, q, kinks=kinks)
+def _quadrature_moments(activation: Activation, q: float, *, strict: bool = True) -> Moments:
+    """Integrate the three moments; ``strict=False`` lets an overflow through as inf or nan.
+
+    For ``q > 1`` the second moment is ``q E[(phi(z) / sqrt(q))^2]``: the same value, but
+    ``phi(z)^2`` no longer overflows for the named activations at a ``q`` near the float
+    range, where ``E[phi(z)^2]`` itself (about ``q / 2``) is still representable.
+    """
+    phi, kinks = activation.function, list(activation.kinks)
+    scale = math.sqrt(q) if q > 1 else 1.0
+
+    owner = f" of activation {activation.name!r}"
+
+    def moment(f, what):
+        total, bad = _integrate(f, q, kinks)
+        if strict and (bad is not None or not math.isfinite(total)):
+            raise _expectation_error(what, q, bad, owner)
+        return total
+
+    mean = moment(phi, "phi(z)")
+    if q > 1:
+        second = moment(lambda z: (phi(z) / scale) ** 2, "phi(z)^2") * q
+        if strict and not math.isfinite(second):
+            raise _expectation_error("phi(z)^2", q, None, owner)
+    else:
+        second = moment(lambda z: phi(z) ** 2, "phi(z)^2")
     if activation.derivative is None:
         slope = math.nan
     else:
-        slope = gaussian_expectation(lambda z: activation.derivative(z) ** 2, q, kinks=kinks)
+        slope = moment(lambda z: activation.derivative(z) ** 2, "phi'(z)^2")
     return Moments(q, mean, second, slope)
 
 
@@ -535,7 +605,9 @@ def activation_moments(activation, q: float = 1.0, *, negative_slope: float = 0.
     ------
     ValueError
         Unknown ``method`` or activation, negative ``q``, or ``'closed_form'`` for an
-        activation without one.
+        activation without one.  With quadrature, also a moment whose integrand is not
+        finite at a node or whose value exceeds the float range (see
+        :func:`gaussian_expectation`); the closed forms overflow to ``inf`` instead.
 
     Examples
     --------
@@ -626,11 +698,16 @@ def preserving_gain(activation, q: float = 1.0, *, negative_slope: float = 0.01)
     Raises
     ------
     ValueError
-        If ``q`` is not positive or ``E[phi(z)^2] = 0``.
+        If ``q`` is not positive, ``E[phi(z)^2] = 0``, or ``E[phi(z)^2]`` cannot be
+        integrated (see :func:`activation_moments`).
 
     Notes
     -----
     See :func:`gain_table` for how these compare with the frameworks' gains.
+
+    For ReLU, leaky ReLU and the identity the gain is ``sqrt(2) / hypot(1, a)``, which
+    equals ``sqrt(2 / (1 + a^2))`` but does not overflow: a huge slope gives about
+    ``sqrt(2) / |a|`` (``1.414e-200`` for ``a = 1e200``), not 0.
 
     Examples
     --------
@@ -641,6 +718,9 @@ def preserving_gain(activation, q: float = 1.0, *, negative_slope: float = 0.01)
     """
     q = check_real("q", q, positive=True)
     activation = as_activation(activation, negative_slope)
+    a = _closed_form_slope(activation)
+    if a is not None:   # q / ((1 + a^2) q / 2), without squaring a
+        return math.sqrt(2.0) / math.hypot(1.0, a)
     second = activation_second_moment(activation, q)
     if not second > 0:
         raise ValueError(
@@ -713,8 +793,10 @@ def gain_table(q: float = 1.0, *, negative_slope: float = 0.01,
     for name in activations:
         check_choice("activations", name, ACTIVATIONS)
         gain = preserving_gain(name, q, negative_slope=negative_slope)
-        framework = (float(calculate_gain(_FRAMEWORK_NAMES[name], negative_slope))
-                     if name in _FRAMEWORK_NAMES else math.nan)
+        framework_name = _FRAMEWORK_NAMES.get(name)
+        slope = negative_slope if framework_name == "leaky_relu" else None   # others ignore it
+        framework = (float(calculate_gain(framework_name, slope))
+                     if framework_name else math.nan)
         rows.append({
             "activation": name, "preserving_gain": gain, "framework_gain": framework,
             "ratio": framework / gain,
@@ -764,7 +846,8 @@ def layer_weight_variances(widths, weight_variance="kaiming_normal", *,
     TypeError
         For a ``weight_variance`` of the wrong kind.
     ValueError
-        For an unknown scheme, negative variances, or a length other than ``n_layers``.
+        For an unknown scheme, negative variances, a length other than ``n_layers``, or a
+        ``gain`` so large that ``gain^2 * Var[w]`` exceeds the float range.
 
     Examples
     --------
@@ -803,7 +886,14 @@ def layer_weight_variances(widths, weight_variance="kaiming_normal", *,
             "weight_variance must be a scheme name, a Scheme, a real number or one number "
             f"per layer; got {weight_variance!r}"
         )
-    return variances * gain**2
+    with np.errstate(over="ignore", invalid="ignore"):   # gain**2 would raise OverflowError
+        scaled = variances * (gain * gain)
+    if not np.isfinite(scaled).all():
+        raise ValueError(
+            f"gain must keep gain^2 * Var[w] within the float range; got gain={gain!r} with "
+            f"variances up to {float(variances.max())!r}"
+        )
+    return scaled
 
 
 @dataclass(frozen=True, eq=False)
@@ -875,10 +965,12 @@ class StackPrediction:
 
 def _recursion_moments(activation: Activation, q: float) -> Moments:
     """Return the moments at a ``q`` of the recursion, which may have overflowed to inf."""
-    if math.isfinite(q):
-        with np.errstate(over="ignore"):    # phi(z)^2 near the float range becomes inf
-            return activation_moments(activation, q)
     a = _closed_form_slope(activation)
+    if math.isfinite(q):
+        # An exploding stack of a custom activation overflows to inf or nan, silently,
+        # where a direct activation_moments call raises ValueError.
+        return (closed_form_moments(activation, q) if a is not None
+                else _quadrature_moments(activation, q, strict=False))
     if a is None or math.isnan(q):
         return Moments(q, math.nan, math.nan, math.nan)
     factor = (1 + a * a) / 2          # the closed forms, with q = inf
@@ -928,7 +1020,9 @@ def predict_stack(widths, weight_variance="kaiming_normal", activation="relu", *
 
     An exploding stack overflows without an error: once ``q_l`` is infinite the later
     entries are inf for ReLU, leaky ReLU and the identity, and NaN for the other
-    activations, whose moments at an infinite variance are not integrated.
+    activations, whose moments at an infinite variance are not integrated.  A custom
+    activation whose moments overflow at a finite ``q_l`` (``np.exp``, say) gives inf or
+    NaN there too, where :func:`activation_moments` would raise ValueError.
 
     Examples
     --------
@@ -987,6 +1081,13 @@ def _homogeneous_factor(activation, negative_slope) -> float:
     return (1 + a * a) / 2
 
 
+def _product(c: float, fans, variances: np.ndarray) -> float:
+    """``prod_l c n_l Var[w_l]`` in Python floats: a product beyond the float range is inf,
+    without a RuntimeWarning, and a zero variance gives 0 even when ``c`` overflowed."""
+    factors = [0.0 if v == 0 else c * n * v for n, v in zip(fans, variances.tolist())]
+    return 0.0 if 0.0 in factors else float(math.prod(factors))
+
+
 def forward_product(widths, weight_variance="kaiming_normal", *, activation="relu",
                     negative_slope: float = 0.01, gain: float = 1.0) -> float:
     """Return He et al.'s forward product ``prod_{l=2}^{L} c n_{l-1} Var[w_l]``.
@@ -1007,6 +1108,7 @@ def forward_product(widths, weight_variance="kaiming_normal", *, activation="rel
     -------
     float
         1 with fan-in scaling (Eq. 10); ``n_1 / n_L`` with fan-out scaling (Eq. 14).
+        ``inf``, without a warning, for a product beyond the float range.
 
     Raises
     ------
@@ -1030,8 +1132,7 @@ def forward_product(widths, weight_variance="kaiming_normal", *, activation="rel
     widths = _check_widths(widths)
     c = _homogeneous_factor(activation, negative_slope)
     variances = layer_weight_variances(widths, weight_variance, gain=gain)
-    fan_in = np.asarray(widths[:-1], float)
-    return float(np.prod(c * fan_in[1:] * variances[1:]))
+    return _product(c, widths[1:-1], variances[1:])
 
 
 def backward_product(widths, weight_variance="kaiming_normal", *, activation="relu",
@@ -1054,6 +1155,7 @@ def backward_product(widths, weight_variance="kaiming_normal", *, activation="re
     -------
     float
         1 with fan-out scaling (Eq. 14); ``n_L / n_1`` with fan-in scaling (Eq. 10).
+        ``inf``, without a warning, for a product beyond the float range.
 
     Notes
     -----
@@ -1073,5 +1175,4 @@ def backward_product(widths, weight_variance="kaiming_normal", *, activation="re
     widths = _check_widths(widths)
     c = _homogeneous_factor(activation, negative_slope)
     variances = layer_weight_variances(widths, weight_variance, gain=gain)
-    fan_out = np.asarray(widths[1:], float)
-    return float(np.prod(c * fan_out[1:] * variances[1:]))
+    return _product(c, widths[2:], variances[1:])

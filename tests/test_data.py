@@ -3,6 +3,7 @@
 import hashlib
 import math
 import re
+import warnings
 from importlib import resources
 
 import numpy as np
@@ -10,8 +11,9 @@ import pytest
 
 from kaiming_lib.data import (
     ChecksumError, Dataset, load_digits, make_spirals, make_teacher, read_digits_file,
-    standardize, stratified_split,
+    standardize, stratified_split, verify_sha256,
 )
+from kaiming_lib.init import SuspiciousInputWarning
 
 # From kaiming_lib/datasets/README.md, stated here rather than read from the code.
 README_SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
@@ -265,6 +267,59 @@ BAD_INPUT = [
     (lambda: stratified_split(np.array([0.0, 1.0])), TypeError, r"labels must be a 1-D integer"),
     (lambda: stratified_split(np.array([0, 1]), 0.1), ValueError,
      r"test_fraction=0.1 leaves an empty train or test set for 2 examples"),
+    (lambda: stratified_split(np.array([], dtype=np.int64)), ValueError,
+     r"labels must not be empty; got shape \(0,\)"),
+    # standardize: the two sets must describe the same features
+    (lambda: standardize(np.ones((5, 64)), np.ones((3, 10))), ValueError,
+     r"x_train and x_test must have the same number of features \(columns\); got shapes "
+     r"\(5, 64\) and \(3, 10\)"),
+    (lambda: standardize(np.ones(5), np.ones(3)), ValueError,
+     r"x_train must be 2-dimensional; got shape \(5,\)"),
+    (lambda: standardize(np.ones((5, 2)), np.ones((3, 2, 1))), ValueError,
+     r"x_test must be 2-dimensional; got shape \(3, 2, 1\)"),
+    (lambda: standardize([[1.0, 2.0]], np.ones((3, 2))), TypeError,
+     r"x_train must be a numpy.ndarray; got list"),
+    (lambda: standardize(np.ones((3, 2)), np.ones((3, 2), dtype=bool)), TypeError,
+     r"x_test must have a real numeric dtype; got dtype bool"),
+    (lambda: standardize(np.zeros((0, 2)), np.ones((3, 2))), ValueError,
+     r"x_train must not be empty; got shape \(0, 2\)"),
+    (lambda: standardize(np.array([[np.nan, 1.0], [0.0, 1.0]]), np.ones((3, 2))), ValueError,
+     r"x_train must contain only finite values"),
+    (lambda: standardize(np.array([[1e308, 1.0], [1e308, 2.0]]), np.ones((3, 2))), ValueError,
+     r"x_train's feature means and stds must be finite; with values up to 1e\+308"),
+    # Dataset: the parts must fit together
+    (lambda: Dataset(np.ones((3, 2)), np.ones(3), np.ones((2, 3)), np.ones(2), 2, "d"),
+     ValueError, r"x_train and x_test must have the same number of features; got shapes "
+                 r"\(3, 2\) and \(2, 3\)"),
+    (lambda: Dataset(np.ones((3, 2)), np.ones(2), np.ones((2, 2)), np.ones(2), 2, "d"),
+     ValueError, r"y_train must have one row per row of x_train; got shapes \(2,\) and \(3, 2\)"),
+    (lambda: Dataset(np.ones(3), np.ones(3), np.ones((2, 2)), np.ones(2), 2, "d"),
+     ValueError, r"x_train must be 2-D \(n_samples, n_features\); got shape \(3,\)"),
+    (lambda: Dataset(np.ones((3, 2)), [0, 1, 1], np.ones((2, 2)), np.ones(2), 2, "d"),
+     TypeError, r"y_train must be a numpy.ndarray; got list"),
+    (lambda: Dataset(np.ones((3, 2)), np.ones(3), np.ones((2, 2)), np.ones(2), -1, "d"),
+     ValueError, r"n_classes must be at least 0; got -1"),
+    # the other arguments of the same kind
+    (lambda: make_teacher(100, hidden_sizes=64), TypeError,
+     r"hidden_sizes must be a sequence of positive integers \(may be empty\); got 64"),
+    (lambda: make_teacher(100, hidden_sizes="64"), TypeError, r"hidden_sizes must be a sequence"),
+    (lambda: verify_sha256("abc", README_SHA256), TypeError, r"data must be bytes .*got str"),
+    (lambda: verify_sha256(b"abc", "3"), ValueError,
+     r"expected must be a SHA-256 digest, 64 lower-case hexadecimal digits; got '3'"),
+    (lambda: verify_sha256(b"abc", None), TypeError, r"expected must be a hexadecimal string"),
+    (lambda: read_digits_file(123), TypeError,
+     r"path must be None, a string or a path-like object; got 123"),
+    (lambda: load_digits(dtype=None), TypeError,
+     r"dtype must be a NumPy floating dtype, one of float16, float32, float64; got None"),
+    (lambda: make_spirals(dtype=None), TypeError, r"dtype must be .*got None"),
+    (lambda: make_teacher(dtype=None), TypeError, r"dtype must be .*got None"),
+    # sizes that could not be held in memory
+    (lambda: make_spirals(10**12), ValueError,
+     r"n_samples=1000000000000 needs about .* GiB to generate; the limit is MAX_DATA_BYTES"),
+    (lambda: make_teacher(10**9, 1000), ValueError,
+     r"n_samples=1000000000 needs about .* GiB to generate"),
+    (lambda: make_teacher(100, 10, hidden_sizes=[10**6]), ValueError,
+     r"n_samples=100 needs about 7.\d+e\+03 GiB"),
 ]
 
 
@@ -272,3 +327,16 @@ BAD_INPUT = [
 def test_bad_input_raises_a_clear_error(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_standardize_warns_on_a_single_training_row_and_leaves_it_unscaled():
+    with pytest.warns(SuspiciousInputWarning, match="x_train has a single row"):
+        a, b = standardize(np.array([[1.0, 4.0]]), np.array([[2.0, 6.0]]))
+    assert a.tolist() == [[0.0, 0.0]] and b.tolist() == [[1.0, 2.0]]
+
+
+def test_standardize_accepts_an_empty_test_set_and_integer_features_without_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a, b = standardize(np.array([[0, 2], [2, 2]]), np.zeros((0, 2)))
+    assert a.tolist() == [[-1.0, 0.0], [1.0, 0.0]] and b.shape == (0, 2)

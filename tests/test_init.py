@@ -17,16 +17,19 @@ truncated normal the kurtosis computed in closed form below.  A check allows ``Z
 standard errors, so with fixed seeds a failure means a bug, not bad luck.
 """
 
+import contextlib
 import math
+import warnings
 
 import numpy as np
 import pytest
 
 from kaiming_lib import init
 from kaiming_lib.init import (
-    SCHEMES, TRUNCATED_NORMAL_STD, calculate_gain, constant, fan_in_and_fan_out, get_scheme,
-    kaiming_normal, kaiming_std, kaiming_uniform, lecun_normal, normal, ones, orthogonal,
-    trunc_normal, uniform, variance_scaling, xavier_normal, xavier_std, xavier_uniform, zeros,
+    SCHEMES, TRUNCATED_NORMAL_STD, SuspiciousInputWarning, calculate_gain, constant,
+    fan_in_and_fan_out, get_scheme, kaiming_normal, kaiming_std, kaiming_uniform, lecun_normal,
+    normal, ones, orthogonal, trunc_normal, uniform, variance_scaling, xavier_normal, xavier_std,
+    xavier_uniform, zeros,
 )
 
 Z = 5.0                      # standard errors allowed for every sampled statistic
@@ -132,7 +135,9 @@ def test_gain_of_linear_like_functions_and_sigmoid_is_the_int_one():
 ])
 def test_gain_of_tanh_relu_selu_are_the_pytorch_constants(name, expected):
     assert calculate_gain(name) == expected
-    assert calculate_gain(name, 0.5) == expected     # param only matters for leaky_relu
+    # param only matters for leaky_relu: ignored elsewhere, as in PyTorch, with a warning
+    with pytest.warns(SuspiciousInputWarning, match=f"ignores param=0.5 for .*'{name}'"):
+        assert calculate_gain(name, 0.5) == expected
 
 
 @pytest.mark.parametrize("slope", [0, 0.01, 0.2, 1, SQRT5, 3, np.float64(0.3)])
@@ -152,6 +157,20 @@ def test_leaky_relu_gain_of_a_large_int_slope_squares_it_exactly():
     slope = 681727638109
     assert calculate_gain("leaky_relu", slope) == math.sqrt(2.0 / (1 + slope**2))
     assert math.sqrt(2.0 / (1 + float(slope) ** 2)) != math.sqrt(2.0 / (1 + slope**2))
+
+
+@pytest.mark.parametrize("slope", [1.4e154, -1e200, 1e308, 10**200, -(10**300)])
+def test_leaky_relu_gain_of_a_slope_whose_square_overflows_is_sqrt2_over_its_size(slope):
+    # a^2 overflows (PyTorch raises OverflowError); 1 + a^2 rounds to a^2 for |a| > 1e8, so
+    # sqrt(2 / (1 + a^2)) is sqrt(2) / |a| to double precision.
+    expected = math.sqrt(2.0) / abs(float(slope))
+    assert calculate_gain("leaky_relu", slope) == pytest.approx(expected, rel=1e-15)
+    assert kaiming_std((8, 16), slope) == pytest.approx(expected / 4, rel=1e-15)
+
+
+def test_leaky_relu_gain_just_below_the_overflow_keeps_pytorchs_order():
+    slope = 1.3e154      # slope**2 = 1.69e308 is still finite
+    assert calculate_gain("leaky_relu", slope) == math.sqrt(2.0 / (1 + slope**2))
 
 
 def test_numpy_real_scalars_are_accepted_as_slopes_and_dims():
@@ -504,7 +523,6 @@ BAD_INPUT = [
     (calculate_gain, ("leaky_relu", math.nan), {}, ValueError,
      r"param \(negative_slope\) must be finite; got nan"),
     (calculate_gain, ("leaky_relu", -math.inf), {}, ValueError, r"finite; got -inf"),
-    (calculate_gain, ("leaky_relu", 1e200), {}, ValueError, r"1e154 .*; got 1e\+200"),
     (calculate_gain, ("leaky_relu", 10**400), {}, ValueError, r"must be finite.*; got 1000"),
     (kaiming_normal, ((4, 3),), {"mode": "fan_avg"}, ValueError,
      r"mode must be one of 'fan_in', 'fan_out'; got 'fan_avg'"),
@@ -569,6 +587,26 @@ BAD_INPUT = [
      r"dtype must be a NumPy floating dtype; got 'notadtype'"),
     (get_scheme, ("he",), {}, ValueError, r"scheme must be one of 'zeros', .*; got 'he'"),
     (get_scheme, (None,), {}, TypeError, r"scheme must be a string.*; got None"),
+    # dtype=None would be NumPy's float64, silently; every dtype argument refuses it.
+    (kaiming_normal, ((3, 3),), {"dtype": None}, TypeError,
+     r"dtype must be a NumPy floating dtype, one of float16, float32, float64; got None"),
+    (orthogonal, ((3, 3),), {"dtype": None}, TypeError, r"dtype must be .*; got None"),
+    (zeros, ((3,),), {"dtype": None}, TypeError, r"dtype must be .*; got None"),
+    # Too much memory: 10**18 values, each a float64 draw (8 bytes) and a float32 weight (4),
+    # are 1.2e19 bytes; the limit is 4 * 2**30 = 4.29e9 bytes.
+    (kaiming_normal, ((10**9, 10**9),), {}, ValueError,
+     r"shape \(1000000000, 1000000000\) would need 1.20e\+19 bytes .*above MAX_INIT_BYTES = "
+     r"4.29e\+9 bytes \(4 GiB\)"),
+    # orthogonal holds 4 float64 arrays: 10**18 * (4 * 8 + 4) = 3.6e19 bytes.
+    (orthogonal, ((10**9, 10**9),), {}, ValueError,
+     r"shape \(1000000000, 1000000000\) would need 3.60e\+19 bytes"),
+    # 2**80 values overflow int64; counted in Python ints: 2**80 * (8 + 8) = 1.93e25 bytes.
+    (normal, ((2**40, 2**40),), {"dtype": np.float64}, ValueError,
+     r"shape \(1099511627776, 1099511627776\) would need 1.93e\+25 bytes"),
+    (variance_scaling, ((10**200, 10**200),), {}, ValueError, r"would need 2.00e\+401 bytes"),
+    # std = gain * sqrt(2 / 2) = 1.5e308: the bound sqrt(3) * std is beyond the float range.
+    (xavier_uniform, ((1, 1),), {"gain": 1.5e308}, ValueError,
+     r"uniform bound sqrt\(3\) \* std must keep 2 \* bound finite; got std=1.5e\+308"),
 ]
 
 
@@ -654,6 +692,109 @@ def test_a_scalar_shape_gives_a_zero_dimensional_array_not_a_scalar():
         assert isinstance(w, np.ndarray) and w.shape == ()
 
 
+@pytest.mark.parametrize("sampler", SAMPLERS + FILLERS)
+@pytest.mark.parametrize("shape", [(10**9, 10**9), (2**40, 2**40), (2**62, 2**62, 3)])
+def test_a_shape_beyond_max_init_bytes_is_refused_before_anything_is_drawn(sampler, shape):
+    with pytest.raises(ValueError, match=r"^shape \(.*\) would need .* above MAX_INIT_BYTES"):
+        sampler(shape, rng=0)
+
+
+@pytest.mark.parametrize("sampler, float64_arrays", [
+    (lambda s, **kw: normal(s, **kw), 1),
+    (lambda s, **kw: constant(s, 2.0, **kw), 1),
+    (lambda s, **kw: kaiming_uniform(s, **kw), 1),
+    (lambda s, **kw: variance_scaling(s, **kw), 2),               # truncated normal
+    (lambda s, **kw: trunc_normal(s, **kw), 3),                   # most mass inside [a, b]
+    (lambda s, **kw: trunc_normal(s, 0.0, 1.0, 1.0, 1.5, **kw), 11),   # rejection sampling
+    (lambda s, **kw: orthogonal(s, **kw), 4),
+])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_max_init_bytes_counts_the_float64_working_arrays_and_the_result(
+        monkeypatch, sampler, float64_arrays, dtype):
+    shape = (12, 10)
+    needed = 120 * (8 * float64_arrays + np.dtype(dtype).itemsize)
+    monkeypatch.setattr(init, "MAX_INIT_BYTES", needed)
+    assert sampler(shape, rng=0, dtype=dtype).shape == shape          # exactly at the limit
+    monkeypatch.setattr(init, "MAX_INIT_BYTES", needed - 1)
+    mantissa, exponent = f"{needed:.2e}".split("e")          # e.g. 1.10e+04 -> 1.10e+4
+    with pytest.raises(ValueError, match=rf"would need {mantissa}e\+{int(exponent)} bytes"):
+        sampler(shape, rng=0, dtype=dtype)
+
+
+def test_the_default_memory_limit_is_4_gib():
+    assert init.MAX_INIT_BYTES == 4 * 2**30
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS + FILLERS)
+def test_dtype_none_is_refused_rather_than_read_as_float64(sampler):
+    with pytest.raises(TypeError, match="dtype must be a NumPy floating dtype.*got None"):
+        sampler((4, 3), rng=0, dtype=None)
+
+
+# -- warnings on legal but suspicious input ----------------------------------------------------
+
+@pytest.mark.parametrize("nonlinearity", [n for n in NONLINEARITIES if n != "leaky_relu"])
+def test_calculate_gain_warns_that_a_param_is_ignored_outside_leaky_relu(nonlinearity):
+    with pytest.warns(SuspiciousInputWarning, match=rf"ignores param=0 for nonlinearity="
+                                                    rf"'{nonlinearity}'.*'leaky_relu'"):
+        gain = calculate_gain(nonlinearity, 0)
+    assert gain == calculate_gain(nonlinearity)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: kaiming_std((8, 4), 0.2, "fan_in", "relu"),
+    lambda: kaiming_normal((8, 4), 0.2, nonlinearity="relu", rng=0),
+    lambda: kaiming_uniform((8, 4), -1.0, nonlinearity="tanh", rng=0),
+    lambda: kaiming_normal((8, 4), math.sqrt(5), nonlinearity="linear", rng=0),
+])
+def test_kaiming_warns_that_a_slope_is_ignored_outside_leaky_relu(call):
+    with pytest.warns(SuspiciousInputWarning, match=r"a=.* is ignored with nonlinearity="):
+        call()
+
+
+def test_kaiming_ignoring_the_slope_still_gives_the_nonlinearitys_gain():
+    with pytest.warns(SuspiciousInputWarning):
+        std = kaiming_std((8, 4), 0.2, "fan_in", "relu")
+    assert std == math.sqrt(2.0) / math.sqrt(4)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: normal((100,), std=1e-50, rng=0),                        # float32 default
+    lambda: normal((100,), std=1e-9, rng=0, dtype=np.float16),
+    lambda: constant((3,), 1e-300),
+    lambda: kaiming_normal((8, 4), a=1e200, rng=0),                  # std 1.4e-200 / 2
+])
+def test_weights_that_the_dtype_flushes_to_zero_warn(call):
+    # normal std 1e-9: 100 draws stay below 6 std = 6e-9, and float16 rounds everything
+    # below half its smallest subnormal (6e-8 / 2) to 0.
+    with pytest.warns(SuspiciousInputWarning, match=r"flushes every one of these weights to "
+                                                    r"zero.*smallest subnormal"):
+        w = call()
+    assert not w.any()
+
+
+ORDINARY_CALLS = [
+    lambda: calculate_gain("leaky_relu", 0.2),
+    lambda: calculate_gain("relu"),
+    lambda: calculate_gain("tanh"),
+    lambda: kaiming_std((8, 4)),
+    lambda: kaiming_normal((8, 4), nonlinearity="relu", rng=0),      # a=0, the default
+    lambda: kaiming_uniform((8, 4), a=math.sqrt(5), rng=0),          # nn.Linear's default
+    lambda: kaiming_normal((8, 4), 0.2, "fan_out", rng=0),
+    lambda: normal((100,), std=0.01, rng=0, dtype=np.float16),
+    lambda: normal((100,), std=1e-50, rng=0, dtype=np.float64),
+    lambda: zeros((3, 4)),
+    lambda: orthogonal((8, 4), rng=0),
+]
+
+
+@pytest.mark.parametrize("call", ORDINARY_CALLS)
+def test_ordinary_calls_do_not_warn(call):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        call()
+
+
 EMPTY_WARNERS = [
     pytest.param(kaiming_normal, id="kaiming_normal"),
     pytest.param(kaiming_uniform, id="kaiming_uniform"),
@@ -701,6 +842,13 @@ def torch_std(torch, shape, a, mode, nonlinearity):
     return torch.nn.init.calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
+def ignored_slope_warning(expected: bool):
+    """Expect our 'slope is ignored' warning where PyTorch ignores the slope silently."""
+    if expected:
+        return pytest.warns(SuspiciousInputWarning, match="ignore")
+    return contextlib.nullcontext()
+
+
 @pytest.mark.torch
 class TestTorchParity:
 
@@ -717,10 +865,11 @@ class TestTorchParity:
             fan_in_and_fan_out(shape)
 
     @pytest.mark.parametrize("nonlinearity", NONLINEARITIES)
-    @pytest.mark.parametrize("param", [None, *SLOPES, 1, 3, 0.25])
+    @pytest.mark.parametrize("param", [None, *SLOPES, 1, 3, 0.25, 1.3e154])
     def test_gains_equal_torch_to_the_last_bit(self, torch, nonlinearity, param):
         expected = torch.nn.init.calculate_gain(nonlinearity, param)
-        gain = calculate_gain(nonlinearity, param)
+        with ignored_slope_warning(param is not None and nonlinearity != "leaky_relu"):
+            gain = calculate_gain(nonlinearity, param)
 
         assert gain == expected
         assert type(gain) is type(expected)      # the int 1 for the linear-like functions
@@ -737,7 +886,9 @@ class TestTorchParity:
         for mode in ("fan_in", "fan_out", "FAN_IN"):
             for a in SLOPES:
                 expected = torch_std(torch, shape, a, mode, nonlinearity)
-                assert kaiming_std(shape, a, mode, nonlinearity) == expected, (mode, a)
+                with ignored_slope_warning(a != 0 and nonlinearity != "leaky_relu"):
+                    std = kaiming_std(shape, a, mode, nonlinearity)
+                assert std == expected, (mode, a)
 
     @pytest.mark.parametrize("shape", PARITY_SHAPES)
     @pytest.mark.parametrize("gain", [1.0, 5.0 / 3, math.sqrt(2.0), 1, 0.75])
@@ -781,7 +932,10 @@ class TestTorchParity:
                      KURTOSIS_NORMAL, BIG, id="kaiming_normal"),
         pytest.param(lambda s, rng: kaiming_normal(s, 0.2, "fan_out", "relu", rng=rng),
                      lambda t, g, nn: nn.kaiming_normal_(t, 0.2, "fan_out", "relu", generator=g),
-                     KURTOSIS_NORMAL, BIG, id="kaiming_normal-fan_out-relu"),
+                     KURTOSIS_NORMAL, BIG, id="kaiming_normal-fan_out-relu",
+                     # both ignore the slope for relu; ours says so
+                     marks=pytest.mark.filterwarnings(
+                         "ignore::kaiming_lib.init.SuspiciousInputWarning")),
         pytest.param(lambda s, rng: kaiming_uniform(s, SQRT5, rng=rng),
                      lambda t, g, nn: nn.kaiming_uniform_(t, SQRT5, generator=g),
                      KURTOSIS_UNIFORM, BIG, id="kaiming_uniform-sqrt5"),

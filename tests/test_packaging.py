@@ -68,3 +68,14 @@ def test_import_does_not_pull_in_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_package_exports_the_one_warning_its_modules_share():
+    import kaiming_lib
+    from kaiming_lib import init
+    from kaiming_lib._validation import SuspiciousInputWarning
+
+    assert kaiming_lib.SuspiciousInputWarning is SuspiciousInputWarning
+    assert init.SuspiciousInputWarning is SuspiciousInputWarning
+    assert issubclass(SuspiciousInputWarning, UserWarning)
+    assert "SuspiciousInputWarning" in dir(kaiming_lib)

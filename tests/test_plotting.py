@@ -4,12 +4,14 @@ import matplotlib
 
 matplotlib.use("Agg")  # before pyplot: the tests never need a screen
 
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 from kaiming_lib import plotting
-from kaiming_lib.init import SCHEMES
+from kaiming_lib.init import SCHEMES, SuspiciousInputWarning
 from kaiming_lib.probes import probe_stack
 
 
@@ -67,6 +69,28 @@ def test_plot_band_rejects_bad_input(kwargs, error, match):
         plotting.plot_band(**kwargs)
 
 
+@pytest.mark.parametrize("values, log", [
+    (np.full((2, 3), np.nan), False),
+    (np.array([[np.inf, 1.0], [1.0, -np.inf]]), False),
+    (np.array([[0.0, 1.0], [1.0, -2.0]]), True),        # finite, but not positive on a log axis
+])
+def test_plot_band_warns_when_nothing_is_left_to_draw(values, log):
+    _, ax = plt.subplots()
+    if log:
+        ax.set_yscale("log")
+    with pytest.warns(SuspiciousInputWarning, match="plot_band draws nothing for label='m'"):
+        plotting.plot_band(np.arange(values.shape[1]), values, ax=ax, label="m")
+    assert ax.lines[0].get_xdata().size == 0
+
+
+def test_plot_band_with_some_points_left_does_not_warn():
+    _, ax = plt.subplots()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plotting.plot_band(np.arange(3), np.array([[1.0, np.nan, 3.0]]), ax=ax)
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [0, 2])
+
+
 def test_plot_depth_profile_draws_the_band_and_the_prediction_in_the_scheme_colour():
     result = probe_stack([32] * 5, "kaiming_normal", n_seeds=2, batch_size=16, rng=0,
                          backward=False)
@@ -102,6 +126,47 @@ def test_plot_histograms_draws_one_layer_per_axes():
         plotting.plot_histograms(result, axes=[plt.gca()])
 
 
+@pytest.fixture(scope="module")
+def probe_with_histograms():
+    return probe_stack([16] * 4, n_seeds=2, batch_size=8, rng=0, backward=False,
+                       hist_layers=[1, 3])
+
+
+@pytest.mark.parametrize("hist_layers", [[], ()])
+@pytest.mark.parametrize("kind", ["preact", "act"])
+def test_plot_histograms_of_a_probe_without_histograms_says_how_to_get_them(hist_layers, kind):
+    result = probe_stack([16] * 4, n_seeds=1, batch_size=8, rng=0, backward=False,
+                         hist_layers=hist_layers)
+    with pytest.raises(ValueError, match=r"result has no histograms to draw: the probe ran with "
+                                         r"hist_layers=\[\]; probe again with hist_layers"):
+        plotting.plot_histograms(result, kind=kind)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"seed": 1.5}, TypeError, "seed must be an integer; got 1.5"),
+    ({"seed": True}, TypeError, "seed must be an integer; got True"),
+    ({"seed": -1}, ValueError, r"seed must be in \[0, 2\); got -1"),
+    ({"kind": "grad"}, ValueError, "kind must be one of 'preact', 'act'; got 'grad'"),
+    ({"axes": ["left", "right"]}, TypeError, "axes must hold matplotlib Axes; got str"),
+    ({"axes": [1, 2]}, TypeError, "axes must hold matplotlib Axes; got int"),
+])
+def test_plot_histograms_rejects_bad_input(probe_with_histograms, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        plotting.plot_histograms(probe_with_histograms, **kwargs)
+
+
+def test_plot_histograms_needs_a_probe_result():
+    with pytest.raises(TypeError, match="result must be a ProbeResult; got dict"):
+        plotting.plot_histograms({})
+
+
+def test_plot_histograms_accepts_a_numpy_integer_seed_and_an_array_of_axes(
+        probe_with_histograms):
+    _, axes = plt.subplots(1, 2, squeeze=False)
+    drawn = plotting.plot_histograms(probe_with_histograms, seed=np.int64(1), axes=axes)
+    assert [ax.get_title() for ax in drawn] == ["layer 1", "layer 3"]
+
+
 def test_save_figure_writes_nothing_unless_asked(tmp_path, monkeypatch):
     monkeypatch.delenv(plotting.FIGURES_ENV, raising=False)
     fig, _ = plt.subplots()
@@ -126,6 +191,13 @@ def test_save_figure_rejects_a_name_that_is_not_a_plain_stem(name, tmp_path):
     fig, _ = plt.subplots()
     with pytest.raises(ValueError, match="name must be non-empty letters"):
         plotting.save_figure(fig, name, directory=tmp_path)
+
+
+def test_save_figure_rejects_a_directory_that_is_not_a_path():
+    fig, _ = plt.subplots()
+    with pytest.raises(TypeError, match="directory must be None, a string or a path-like "
+                                        "object; got 3"):
+        plotting.save_figure(fig, "x", directory=3)
 
 
 def test_save_figure_rejects_what_is_not_a_figure(tmp_path):

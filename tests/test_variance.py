@@ -9,6 +9,7 @@ import math
 import re
 import subprocess
 import sys
+import warnings
 from dataclasses import fields
 from fractions import Fraction
 
@@ -292,6 +293,43 @@ def test_preserving_gains_of_homogeneous_activations(q):
         assert gain == pytest.approx(math.sqrt(2 / (1 + a * a)), rel=1e-15)
 
 
+@pytest.mark.parametrize("a", [1.4e154, -1e200, 1e300])
+def test_preserving_gain_of_a_slope_whose_square_overflows_is_sqrt2_over_its_size(a):
+    # a^2 overflows; 1 + a^2 rounds to a^2 for |a| > 1e8, so sqrt(2 / (1 + a^2)) is
+    # sqrt(2) / |a| to double precision (not 0, as sqrt(q / inf) would give).
+    gain = V.preserving_gain("leaky_relu", 3.0, negative_slope=a)
+    assert gain == pytest.approx(math.sqrt(2) / abs(a), rel=1e-15)
+    row = next(r for r in V.gain_table(negative_slope=a) if r["activation"] == "leaky_relu")
+    assert row["preserving_gain"] == gain and row["ratio"] == pytest.approx(1.0, rel=1e-15)
+
+
+def test_closed_form_moments_beyond_the_float_range_are_inf_without_warning():
+    # (1 + a^2) / 2 = 5e399 for a = 1e200 is not representable; the mean (1 - a) sqrt(q/2pi)
+    # still is.
+    m = V.closed_form_moments("leaky_relu", 2.0, negative_slope=1e200)
+    assert m.second_moment == math.inf and m.derivative_second_moment == math.inf
+    assert m.mean == pytest.approx((1 - 1e200) * math.sqrt(2.0 / (2 * math.pi)), rel=1e-15)
+
+
+@pytest.mark.parametrize("q", [1e300, 1e307])
+def test_moments_near_the_float_range_are_finite_and_reach_their_large_q_limits(q):
+    # For z = sqrt(q) t with t standard normal and q -> inf, GELU tends to ReLU, SELU to
+    # SELU_SCALE * ReLU plus a bounded part, tanh to sign(z) and sigmoid to a unit step; the
+    # corrections are O(q^-1/2) < 1e-150.  E[phi^2] (about q / 2) is representable, although
+    # phi(z)^2 at the outer nodes (|z| up to 12 sqrt(q)) is not.
+    limits = {"gelu": (q / 2, 0.5), "selu": (SELU_SCALE**2 * q / 2, SELU_SCALE**2 / 2),
+              "tanh": (1.0, 0.0), "sigmoid": (0.5, 0.0)}
+    for name, (second, slope) in limits.items():
+        m = V.activation_moments(name, q)
+        assert m.second_moment == pytest.approx(second, rel=1e-12), name
+        assert m.derivative_second_moment == pytest.approx(slope, rel=1e-12, abs=1e-12), name
+
+
+def test_gelu_derivative_does_not_overflow_for_huge_inputs():
+    x = np.array([-1e200, -50.0, 50.0, 1e200])
+    np.testing.assert_array_equal(V.get_activation("gelu").derivative(x), [0.0, 0.0, 1.0, 1.0])
+
+
 @pytest.mark.parametrize("q", [0.25, 1.0, 4.0])
 @pytest.mark.parametrize("name", sorted(SMOOTH))
 def test_preserving_gain_squared_times_second_moment_is_q(name, q):
@@ -342,7 +380,8 @@ def test_gain_table_framework_column_is_pytorchs_convention(a):
     rows = {r["activation"]: r for r in V.gain_table(negative_slope=a)}
     for name, expected in convention.items():
         assert rows[name]["framework_gain"] == expected
-        assert rows[name]["framework_gain"] == calculate_gain(torch_names[name], a)
+        slope = a if name == "leaky_relu" else None      # the others take no slope
+        assert rows[name]["framework_gain"] == calculate_gain(torch_names[name], slope)
     assert math.isnan(rows["gelu"]["framework_gain"]) and math.isnan(rows["gelu"]["ratio"])
 
 
@@ -505,6 +544,23 @@ def test_exploding_stack_overflows_to_inf_without_error_or_warning():
     assert np.isnan(gelu.preact_second_moment[-1])
 
 
+def test_exploding_stack_of_a_custom_activation_overflows_without_error_or_warning():
+    # q_1 = 1000; exp(z)^2 overflows at the quadrature's outer nodes (|z| up to 12 sqrt(q_1),
+    # exp(2 * 379) > 1.8e308), so q_2 and everything after it are inf or NaN.
+    p = V.predict_stack([1000] * 5, 1.0, np.exp)
+    assert p.preact_second_moment[0] == 1000.0
+    assert not np.isfinite(p.preact_second_moment[1:]).any()
+
+
+def test_he_products_beyond_the_float_range_are_inf_without_warning():
+    # Var[w] = 1, ReLU: each of the 298 factors is 1/2 * 1000 * 1 = 500; 500^298 ~ 1e804.
+    assert V.forward_product([1000] * 300, 1.0) == math.inf
+    assert V.backward_product([1000] * 300, 1.0) == math.inf
+    # (1 + a^2) / 2 overflows for a = 1e200, but a zero variance still gives exactly 0.
+    assert V.forward_product([4, 4, 4], [0.0, 0.0], activation="leaky_relu",
+                             negative_slope=1e200) == 0.0
+
+
 # -- He et al.'s product argument -------------------------------------------------------------
 
 UNEVEN = [3, 7, 2, 11, 5, 13]
@@ -627,6 +683,25 @@ BAD_INPUT = [
      "activations must be one of .*got 'swish'"),
     (_call(V.forward_product, [4, 4, 4], activation="tanh"), ValueError,
      "positively homogeneous .*got 'tanh'"),
+    # A diverging expectation: exp(z^2) at q = 1 overflows at the outer nodes (|z| ~ 27).
+    (_call(V.gaussian_expectation, lambda z: np.exp(z**2)), ValueError,
+     r"f\(z\) must be finite where the quadrature samples it; got inf at z = -27.* for "
+     r"q=1.0: its Gaussian expectation diverges"),
+    (_call(V.gaussian_expectation, lambda z: 1 / z, 0.0), ValueError,
+     r"f\(z\) must be finite .*got inf at z = 0 for q=0.0"),
+    (_call(V.gaussian_expectation, np.log, 2.0, kinks=[0.0]), ValueError,
+     r"f\(z\) must be finite .*got nan at z = -"),
+    (_call(V.preserving_gain, np.exp, 1e3), ValueError,
+     r"phi\(z\)\^2 of activation 'exp' must be finite .*q=1000.0"),
+    (_call(V.activation_moments, "leaky_relu", negative_slope=1e200, method="quadrature"),
+     ValueError, r"phi\(z\)\^2 of activation 'leaky_relu' must be finite"),
+    # Finite at every node, but E[phi^2] = (1e254)^2 is beyond the float range.
+    (_call(V.activation_moments, lambda z: np.full(np.shape(z), 1e254), 1e200), ValueError,
+     r"E\[phi\(z\)\^2\] of activation '<lambda>' for z ~ N\(0, q\) must be finite; at "
+     r"q=1e\+200 it exceeds the float range"),
+    (_call(V.layer_weight_variances, [3, 3], 1e300, gain=1e10), ValueError,
+     r"gain must keep gain\^2 \* Var\[w\] within the float range; got gain=10000000000.0"),
+    (_call(V.predict_stack, [3, 3], 1.0, gain=1e200), ValueError, r"gain.*got gain=1e\+200"),
     (_call(V.backward_product, [4, 4, 4], activation=np.sin), ValueError,
      "positively homogeneous .*got 'sin'"),
 ]
@@ -640,6 +715,25 @@ def test_bad_input_raises_an_error_naming_the_argument_and_value(call, error, ma
 
 
 # -- properties -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call", [
+    lambda: V.gaussian_expectation(lambda z: np.exp(z**2), 0.25),    # converges: 1/sqrt(0.5)
+    lambda: V.gaussian_expectation(lambda z: np.full(z.shape, 1e308), 4.0),
+    lambda: V.gain_table(negative_slope=0.2),
+    lambda: V.preserving_gain("leaky_relu", negative_slope=2.5),
+    lambda: V.activation_moments("leaky_relu", 1e300, negative_slope=-3.0),
+])
+def test_ordinary_calls_do_not_warn(call):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        call()
+
+
+def test_a_convergent_expectation_of_a_fast_growing_function_is_integrated():
+    # E[exp(z^2)] = 1 / sqrt(1 - 2 q) for q < 1/2.
+    assert V.gaussian_expectation(lambda z: np.exp(z**2), 0.25) == pytest.approx(
+        1 / math.sqrt(0.5), rel=1e-12)
+
 
 def test_no_call_mutates_widths_or_variances_passed_in():
     widths_list, widths_array = list(UNEVEN), np.array(UNEVEN)
