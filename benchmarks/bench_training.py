@@ -7,10 +7,12 @@ Two networks, each trained for one epoch with SGD and momentum (float32, on the 
 
 For each, three things are timed side by side in one run, interleaved, several times:
 the NumPy trainer (:func:`kaiming_lib.mlp.train_epoch`), the same network in PyTorch (same
-weights, shapes, batch size, shuffling per epoch, ``torch.set_num_threads`` set to NumPy's
-BLAS thread count), and the matrix products alone (the forward and backward matmuls of the
-same shapes, into preallocated arrays).  Each timed epoch follows a short idle pause, and
-the median over repetitions of the per-repetition ratio is reported:
+weights, shapes, batch size, shuffling per epoch), and the matrix products alone (the
+forward and backward matmuls of the same shapes, into preallocated arrays).  Each timed
+epoch follows a short idle pause, and the median over repetitions of the per-repetition
+ratio is reported.  Everything runs twice: with one thread, and with every thread NumPy's
+BLAS starts with (OpenBLAS, PyTorch's ``set_num_threads`` and the trainer's optimizer
+threads all set to the same count).  Goals, at each thread count:
 
 - goal: PyTorch / NumPy >= 1.2 on the first network and >= 1.0 on the second;
 - goal: NumPy / matmuls alone <= 1.25 (the trainer adds at most 25 % to its matmuls).
@@ -22,13 +24,13 @@ PyTorch rows are skipped (``met`` is None) when torch is not installed.
 import ctypes
 import glob
 import os
-import statistics
 import sys
 import time
 
 import numpy as np
 
 from kaiming_lib.data import load_digits, make_teacher
+from kaiming_lib import mlp
 from kaiming_lib.mlp import SGD, init_mlp, train_epoch
 
 LEARNING_RATE, MOMENTUM = 0.01, 0.9
@@ -75,13 +77,32 @@ def numpy_epoch(net, optimizer, x, y, batch, seed):
     train_epoch(net, optimizer, x, y, batch_size=batch, rng=seed)
 
 
-def build_torch(net, threads):
+def set_threads(threads: int) -> None:
+    """Use ``threads`` threads in OpenBLAS, in PyTorch (if installed) and in the trainer."""
+    import numpy
+
+    for path in glob.glob(os.path.join(os.path.dirname(numpy.__file__) + ".libs",
+                                       "*openblas*")):
+        lib = ctypes.CDLL(path)
+        for suffix in ("64_", ""):
+            setter = getattr(lib, f"scipy_openblas_set_num_threads{suffix}", None)
+            if setter is not None:
+                setter(ctypes.c_int(threads))
+                break
+    try:
+        import torch
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+    mlp._N_THREADS, mlp._POOL = threads, None
+
+
+def build_torch(net):
     """Return (model, optimizer, loss) in PyTorch with ``net``'s weights, or None."""
     try:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(threads)
     layers = []
     for l, (w, b) in enumerate(zip(net.weights, net.biases)):
         linear = torch.nn.Linear(w.shape[1], w.shape[0])
@@ -149,7 +170,7 @@ def measure(config, threads) -> dict:
     x, y = make_data(config)
     net = init_mlp(layer_sizes(config, x.shape[1]), "kaiming_normal", rng=0)
     optimizer = SGD(LEARNING_RATE, MOMENTUM)
-    parts = build_torch(net, threads)
+    parts = build_torch(net)
     if parts is not None:
         import torch
         tx, ty = torch.from_numpy(x), torch.from_numpy(y)
@@ -172,10 +193,22 @@ def _median_ratio(numerator, denominator) -> float:
 
 
 def run() -> list[dict]:
-    """Measure both networks; return rows {benchmark, measured, goal, unit, met}."""
-    threads = blas_info()["threads"]
+    """Measure both networks at 1 and at all threads; return rows {benchmark, measured,
+    goal, unit, met}."""
+    full = blas_info()["threads"]
+    rows = []
+    for threads in sorted({1, full}):
+        set_threads(threads)
+        rows += _rows(threads)
+    set_threads(full)
+    return rows
+
+
+def _rows(threads) -> list[dict]:
     rows = []
     for config in CONFIGS:
+        config = dict(config, name=f"{config['name']}, {threads} thread"
+                      + ("s" if threads > 1 else ""))
         t = measure(config, threads)
         if t["torch"] is None:
             rows.append({"benchmark": f"{config['name']}: PyTorch / NumPy epoch time "
@@ -204,7 +237,7 @@ def main() -> int:
           f"threads; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     try:
         import torch
-        print(f"PyTorch {torch.__version__}, torch.set_num_threads({info['threads']})")
+        print(f"PyTorch {torch.__version__}; torch.set_num_threads as NumPy's BLAS")
     except ImportError:
         print("PyTorch is not installed: its rows are skipped")
     rows = run()

@@ -29,7 +29,9 @@ the optimizers :class:`SGD` and :class:`Adam`; :func:`train_epoch`, :func:`evalu
 
 import math
 import numbers
+import os
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,7 +43,8 @@ from ._validation import (
 from .init import get_scheme
 
 __all__ = [
-    "ACTIVATIONS", "LOSSES", "MLP", "Gradients", "Workspace", "History", "SGD", "Adam",
+    "ACTIVATIONS", "LOSSES", "MAX_NETWORK_BYTES", "MAX_WORKSPACE_BYTES",
+    "MLP", "Gradients", "Workspace", "History", "SGD", "Adam",
     "init_mlp", "forward", "backward", "predict",
     "softmax_cross_entropy", "mean_squared_error", "loss_and_gradient",
     "train_epoch", "evaluate", "train", "dead_unit_fraction", "layer_norms",
@@ -54,6 +57,28 @@ LossName = Literal["cross_entropy", "mse"]
 
 _EVAL_CHUNK = 4096  # rows per forward pass in evaluation: bounds memory on large sets
 _BLOCK = 1 << 16     # elements per optimizer block: a few 256 KiB blocks fit a 1 MiB L2
+# Optimizer steps on more elements than this are split over _N_THREADS threads (below it,
+# starting the threads costs more than they save).
+_PARALLEL_MIN = 1 << 20
+_POOL = None
+
+
+def _thread_count() -> int:
+    """Threads for optimizer steps: the BLAS thread setting if one is given, else the CPUs."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return min(4, int(value))
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(4, cpus or 1))
+
+
+_N_THREADS = _thread_count()
+
+#: Largest network :func:`init_mlp` builds, in bytes of parameters and temporaries (4 GiB).
+MAX_NETWORK_BYTES = 4 * 2**30
+#: Largest :class:`Workspace` (the arrays of one training step), in bytes (4 GiB).
+MAX_WORKSPACE_BYTES = 4 * 2**30
 
 
 # -- the network ------------------------------------------------------------------------------
@@ -216,11 +241,22 @@ def init_mlp(layer_sizes: Sequence[int], scheme: str = "kaiming_normal", *,
     sizes = _check_layer_sizes(layer_sizes)
     sample = get_scheme(scheme).sample
     dtype, rng = check_float_dtype("dtype", dtype), as_rng(rng)
+    _check_network_bytes(sizes, dtype)
     weights = [sample((n_out, n_in), rng=rng, dtype=dtype)
                for n_in, n_out in zip(sizes[:-1], sizes[1:])]
     biases = [_draw_bias(bias, n_in, n_out, rng, dtype)
               for n_in, n_out in zip(sizes[:-1], sizes[1:])]
     return MLP(weights, biases, activation=activation, negative_slope=negative_slope)
+
+
+def _check_network_bytes(sizes, dtype) -> None:
+    """Refuse a network whose parameters could not reasonably be held in memory."""
+    # the weights as drawn, their copy in MLP.params, and one float64 layer while drawing
+    n_bytes = (2 * _n_parameters(sizes) * dtype.itemsize
+               + 8 * max(n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:])))
+    if n_bytes > MAX_NETWORK_BYTES:
+        raise ValueError(f"layer_sizes {list(sizes)!r} need {n_bytes / 2**30:.3g} GiB to build; "
+                         f"the limit is MAX_NETWORK_BYTES = {MAX_NETWORK_BYTES / 2**30:g} GiB")
 
 
 def _check_layer_sizes(layer_sizes) -> tuple:
@@ -251,33 +287,6 @@ def _draw_bias(bias, n_in, n_out, rng, dtype) -> np.ndarray:
 
 # -- forward and backward ---------------------------------------------------------------------
 
-def _activate_(z: np.ndarray, activation: str, negative_slope: float) -> np.ndarray:
-    """Apply the activation to ``z`` in place and return it."""
-    if activation == "relu":
-        np.maximum(z, 0, out=z)
-    elif activation == "leaky_relu":   # max(z, a z) is leaky ReLU for 0 <= a <= 1
-        np.maximum(z, z * z.dtype.type(negative_slope), out=z)
-    elif activation == "tanh":
-        np.tanh(z, out=z)
-    return z
-
-
-def _multiply_by_derivative_(grad: np.ndarray, output: np.ndarray, activation: str,
-                             negative_slope: float) -> None:
-    """Multiply ``grad`` in place by ``f'(z)``, read off the activation's output ``f(z)``.
-
-    ReLU and leaky ReLU: ``f(z) > 0`` exactly when ``z > 0`` (the derivative at 0 is taken
-    as the left one, 0 or the slope, as in PyTorch); tanh: ``1 - f(z)^2``.
-    """
-    if activation == "relu":
-        grad *= output > 0
-    elif activation == "leaky_relu":
-        one, slope = grad.dtype.type(1), grad.dtype.type(negative_slope)
-        grad *= np.where(output > 0, one, slope)
-    elif activation == "tanh":
-        grad *= 1 - output * output
-
-
 class Workspace:
     """Preallocated arrays for the forward and backward passes, reused between steps.
 
@@ -292,6 +301,11 @@ class Workspace:
     batch_size : int
         The largest batch the workspace serves; smaller batches use its leading rows.
 
+    Raises
+    ------
+    ValueError
+        If the arrays would need more than :data:`MAX_WORKSPACE_BYTES`.
+
     Examples
     --------
     >>> workspace = Workspace(init_mlp([4, 8, 3], rng=0), batch_size=16)
@@ -300,18 +314,65 @@ class Workspace:
     """
 
     def __init__(self, net: "MLP", batch_size: int):
+        if not isinstance(net, MLP):
+            raise TypeError(f"net must be an MLP; got {type(net).__name__}")
         batch_size = check_int("batch_size", batch_size, minimum=1)
-        sizes = net.layer_sizes
+        sizes, dtype = net.layer_sizes, net.dtype
+        hidden = sorted(set(sizes[1:-1]))
+        # outputs and deltas, plus one zeros, mask and boolean array per hidden width
+        n_bytes = batch_size * (dtype.itemsize * (sum(sizes[1:]) + sum(sizes[1:-1])
+                                                  + 2 * sum(hidden) + 1) + sum(hidden))
+        if n_bytes > MAX_WORKSPACE_BYTES:
+            raise ValueError(f"batch_size {batch_size!r} needs {n_bytes / 2**30:.3g} GiB of "
+                             f"workspace for layer sizes {sizes}; the limit is "
+                             f"MAX_WORKSPACE_BYTES = {MAX_WORKSPACE_BYTES / 2**30:g} GiB")
         self.batch_size = batch_size
         #: ``outputs[l]``: layer ``l``'s output, shape ``(batch_size, layer_sizes[l + 1])``.
-        self.outputs = [np.empty((batch_size, n), net.dtype) for n in sizes[1:]]
+        self.outputs = [np.empty((batch_size, n), dtype) for n in sizes[1:]]
         #: ``deltas[l - 1]``: ``dL/dz`` of hidden layer ``l - 1``, for layers ``1 ... L-1``.
-        self.deltas = [np.empty((batch_size, n), net.dtype) for n in sizes[1:-1]]
+        self.deltas = [np.empty((batch_size, n), dtype) for n in sizes[1:-1]]
+        # Scratch, by width.  ``np.maximum(z, zeros)`` against a whole array of zeros runs
+        # several times faster than against the scalar 0, which NumPy does not vectorise.
+        self._zeros = {n: np.zeros((batch_size, n), dtype) for n in hidden}
+        self._masks = {n: np.empty((batch_size, n), dtype) for n in hidden}
+        self._flags = {n: np.empty((batch_size, n), bool) for n in hidden}
+        self._ones = np.ones(batch_size, dtype)
 
 
-def _rows(buffers, index, n):
-    """The first ``n`` rows of ``buffers[index]``, or None (allocate) without a workspace."""
-    return None if buffers is None else buffers[index][:n]
+def _activate_(z: np.ndarray, net: "MLP", workspace: Workspace) -> None:
+    """Apply the network's activation to the hidden pre-activations ``z`` in place."""
+    if net.activation == "relu":
+        np.maximum(z, workspace._zeros[z.shape[1]][:len(z)], out=z)
+    elif net.activation == "leaky_relu":   # max(z, a z) is leaky ReLU for 0 <= a <= 1
+        scaled = np.multiply(z, z.dtype.type(net.negative_slope),
+                             out=workspace._masks[z.shape[1]][:len(z)])
+        np.maximum(z, scaled, out=z)
+    elif net.activation == "tanh":
+        np.tanh(z, out=z)
+
+
+def _multiply_by_derivative_(delta: np.ndarray, output: np.ndarray, net: "MLP",
+                             workspace: Workspace) -> None:
+    """Multiply ``delta`` in place by ``f'(z)``, read off the activation's output ``f(z)``.
+
+    ReLU and leaky ReLU: ``f(z) > 0`` exactly when ``z > 0`` (the derivative at 0 is taken
+    as the left one, 0 or the slope, as in PyTorch); tanh: ``1 - f(z)^2``.  The factor is
+    built in a float scratch array first: multiplying by a boolean array directly makes
+    NumPy convert it element by element, which is slower than the two steps.
+    """
+    if net.activation == "identity":
+        return
+    n, width = output.shape
+    factor = workspace._masks[width][:n]
+    if net.activation == "tanh":
+        np.multiply(output, output, out=factor)
+        np.subtract(factor.dtype.type(1), factor, out=factor)
+    else:
+        positive = np.greater(output, 0, out=workspace._flags[width][:n])
+        np.copyto(factor, positive)                            # 1 where z > 0, else 0
+        if net.activation == "leaky_relu":
+            factor[~positive] = net.negative_slope
+    delta *= factor
 
 
 def forward(net: MLP, x: np.ndarray, *,
@@ -322,9 +383,10 @@ def forward(net: MLP, x: np.ndarray, *,
     ----------
     net : MLP
     x : (batch, n_in) ndarray
-        Cast to the network's dtype if needed.
+        Finite; cast to the network's dtype if needed.
     workspace : Workspace, optional
-        Write the layer outputs into its arrays instead of allocating new ones.
+        Write the layer outputs into its arrays instead of allocating new ones; it must
+        serve at least ``len(x)`` rows.
 
     Returns
     -------
@@ -334,6 +396,12 @@ def forward(net: MLP, x: np.ndarray, *,
         ``inputs[l]`` is the input of layer ``l``: ``x`` itself, then each hidden layer's
         activation output, shapes ``(batch, layer_sizes[l])``.
 
+    Raises
+    ------
+    TypeError, ValueError
+        If ``x`` is not a finite 2-D real ndarray with ``layer_sizes[0]`` columns, or the
+        workspace is too small or belongs to a network of other sizes.
+
     Examples
     --------
     >>> net = init_mlp([4, 8, 3], rng=0)
@@ -341,21 +409,46 @@ def forward(net: MLP, x: np.ndarray, *,
     >>> outputs.shape, [a.shape for a in inputs]
     ((5, 3), [(5, 4), (5, 8)])
     """
-    a = _check_input(net, x)
-    buffers = None if workspace is None else workspace.outputs
+    x = _check_input(net, x)
+    return _forward(net, x, _workspace_for(net, workspace, len(x)))
+
+
+def _forward(net: MLP, a: np.ndarray, workspace: Workspace) -> tuple[np.ndarray, list]:
+    """:func:`forward` without the checks: ``a`` has the network's dtype and width."""
+    n, last = len(a), net.n_layers - 1
     inputs = []
-    for l, (w, b) in enumerate(zip(net.weights, net.biases)):
+    for l, (w, b, out) in enumerate(zip(net.weights, net.biases, workspace.outputs)):
         inputs.append(a)
-        z = np.matmul(a, w.T, out=_rows(buffers, l, len(a)))
-        z += b
-        a = z if l == net.n_layers - 1 else _activate_(z, net.activation, net.negative_slope)
+        a = np.matmul(a, w.T, out=out[:n])
+        a += b
+        if l < last:
+            _activate_(a, net, workspace)
     return a, inputs
 
 
-def _check_input(net: MLP, x) -> np.ndarray:
-    check_array("x", x, ndim=2, finite=False)
+def _workspace_for(net: MLP, workspace, n_rows: int) -> Workspace:
+    """Return ``workspace`` after checking it fits, or a new one for ``n_rows`` rows."""
+    if workspace is None:
+        return Workspace(net, max(n_rows, 1))
+    if not isinstance(workspace, Workspace):
+        raise TypeError(f"workspace must be a Workspace or None; got "
+                        f"{type(workspace).__name__}")
+    shapes = tuple(a.shape[1] for a in workspace.outputs)
+    if shapes != net.layer_sizes[1:] or workspace.outputs[0].dtype != net.dtype:
+        raise ValueError("workspace was made for another network (layer sizes or dtype "
+                         "differ); make one with Workspace(net, batch_size)")
+    if n_rows > workspace.batch_size:
+        raise ValueError(f"the batch has {n_rows} rows but the workspace serves at most "
+                         f"{workspace.batch_size}")
+    return workspace
+
+
+def _check_input(net: MLP, x, name: str = "x") -> np.ndarray:
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be an MLP; got {type(net).__name__}")
+    check_array(name, x, ndim=2)
     if x.shape[1] != net.layer_sizes[0]:
-        raise ValueError(f"x must have {net.layer_sizes[0]} columns (the network's input "
+        raise ValueError(f"{name} must have {net.layer_sizes[0]} columns (the network's input "
                          f"size); got shape {x.shape!r}")
     return x.astype(net.dtype, copy=False)
 
@@ -363,25 +456,21 @@ def _check_input(net: MLP, x) -> np.ndarray:
 def predict(net: MLP, x: np.ndarray) -> np.ndarray:
     """Return the network's outputs (logits) for ``x``, without keeping a cache.
 
-    Large inputs are processed in chunks of 4,096 rows to bound memory.
+    Large inputs are processed in chunks of 4,096 rows to bound memory.  ``x`` must be
+    finite, as for :func:`forward`.
 
     Examples
     --------
     >>> predict(init_mlp([4, 8, 3], rng=0), np.ones((5, 4))).shape
     (5, 3)
     """
-    x = _check_input(net, x)
-    return np.concatenate([_outputs(net, x[i:i + _EVAL_CHUNK])
+    return _predict(net, _check_input(net, x))
+
+
+def _predict(net: MLP, x: np.ndarray) -> np.ndarray:
+    workspace = Workspace(net, min(max(len(x), 1), _EVAL_CHUNK))
+    return np.concatenate([_forward(net, x[i:i + _EVAL_CHUNK], workspace)[0].copy()
                            for i in range(0, max(len(x), 1), _EVAL_CHUNK)])
-
-
-def _outputs(net: MLP, a: np.ndarray) -> np.ndarray:
-    for l, (w, b) in enumerate(zip(net.weights, net.biases)):
-        a = np.matmul(a, w.T)
-        a += b
-        if l < net.n_layers - 1:
-            _activate_(a, net.activation, net.negative_slope)
-    return a
 
 
 @dataclass(frozen=True, eq=False)
@@ -430,7 +519,9 @@ def backward(net: MLP, inputs: list, grad_outputs: np.ndarray,
     Notes
     -----
     Layer by layer, from the last: ``dW_l = delta_l^T x_{l-1}``, ``db_l`` is the sum of
-    ``delta_l`` over the batch, and ``delta_{l-1} = (delta_l W_l) * f'(z_{l-1})``.
+    ``delta_l`` over the batch (computed as the product ``1^T delta_l`` with a vector of
+    ones, which BLAS does faster than a summation), and
+    ``delta_{l-1} = (delta_l W_l) * f'(z_{l-1})``.
 
     Examples
     --------
@@ -441,15 +532,22 @@ def backward(net: MLP, inputs: list, grad_outputs: np.ndarray,
     ([(8, 4), (3, 8)], [5.0, 5.0, 5.0])
     """
     grads = Gradients.like(net) if out is None else out
-    buffers = None if workspace is None else workspace.deltas
-    delta = grad_outputs
+    _backward(net, inputs, grad_outputs, grads,
+              _workspace_for(net, workspace, len(grad_outputs)))
+    return grads
+
+
+def _backward(net: MLP, inputs: list, delta: np.ndarray, grads: Gradients,
+              workspace: Workspace) -> None:
+    """:func:`backward` into ``grads``, without the checks."""
+    n = len(delta)
+    ones = workspace._ones[:n]
     for l in range(net.n_layers - 1, -1, -1):
         np.matmul(delta.T, inputs[l], out=grads.weights[l])
-        np.add.reduce(delta, axis=0, out=grads.biases[l])       # sum over the batch
+        np.matmul(ones, delta, out=grads.biases[l])               # sum over the batch
         if l > 0:
-            delta = np.matmul(delta, net.weights[l], out=_rows(buffers, l - 1, len(delta)))
-            _multiply_by_derivative_(delta, inputs[l], net.activation, net.negative_slope)
-    return grads
+            delta = np.matmul(delta, net.weights[l], out=workspace.deltas[l - 1][:n])
+            _multiply_by_derivative_(delta, inputs[l], net, workspace)
 
 
 # -- losses -----------------------------------------------------------------------------------
@@ -611,11 +709,14 @@ class SGD:
         self._velocity = _state(self._velocity, params, grads)
         self._scratch = _scratch(self._scratch, params)
         mu, lr = params.dtype.type(self.momentum), params.dtype.type(self.learning_rate)
-        for (p, g, v), tmp in _blocks(self._scratch, params, grads, self._velocity):
+
+        def update(p, g, v, tmp):
             v *= mu
             v += g
             np.multiply(v, lr, out=tmp)
             p -= tmp
+
+        _for_each_block(update, self._scratch, params, grads, self._velocity)
 
     def __repr__(self) -> str:
         return f"SGD(learning_rate={self.learning_rate}, momentum={self.momentum})"
@@ -671,7 +772,8 @@ class Adam:
                                              1 - self.beta2))
         v_scale = dtype(1 / math.sqrt(1 - self.beta2 ** self.n_steps))
         step_size = dtype(self.learning_rate / (1 - self.beta1 ** self.n_steps))
-        for (p, g, m, v), tmp in _blocks(self._scratch, params, grads, self._m, self._v):
+
+        def update(p, g, m, v, tmp):
             m *= b1
             np.multiply(g, c1, out=tmp)
             m += tmp
@@ -686,6 +788,8 @@ class Adam:
             tmp *= step_size
             p -= tmp
 
+        _for_each_block(update, self._scratch, params, grads, self._m, self._v)
+
     def __repr__(self) -> str:
         return (f"Adam(learning_rate={self.learning_rate}, beta1={self.beta1}, "
                 f"beta2={self.beta2}, eps={self.eps})")
@@ -698,22 +802,44 @@ def _check_unit_interval(name, value) -> float:
     return value
 
 
-def _blocks(scratch, *arrays):
-    """Yield matching blocks of equally shaped C-contiguous arrays, and a scratch block.
+def _for_each_block(update, scratch, *arrays) -> None:
+    """Call ``update(*blocks, tmp)`` on matching blocks of equally shaped C-contiguous arrays.
 
     An optimizer step is memory-bound: updating block by block keeps the few arrays of a
-    block, and the one small scratch array, in the CPU cache between the operations,
-    instead of streaming every array from memory once per operation.
+    block, and the one small scratch block, in the CPU cache between the operations,
+    instead of streaming every array from memory once per operation.  Arrays of more than
+    :data:`_PARALLEL_MIN` elements are split into one contiguous part per thread of a
+    small pool (NumPy releases the GIL inside each operation); every element is updated
+    by the same operations either way, so the result does not depend on the split.
     """
     flat = [a.reshape(-1) for a in arrays]
-    for start in range(0, flat[0].size, _BLOCK):
-        blocks = [a[start:start + _BLOCK] for a in flat]
-        yield blocks, scratch[:blocks[0].size]
+    n = flat[0].size
+    n_parts = _N_THREADS if n >= _PARALLEL_MIN else 1
+    part_size = -(-n // (n_parts * _BLOCK)) * _BLOCK        # a whole number of blocks
+
+    def run(part):
+        tmp = scratch[part * _BLOCK:(part + 1) * _BLOCK]
+        for start in range(part * part_size, min(n, (part + 1) * part_size), _BLOCK):
+            blocks = [a[start:start + _BLOCK] for a in flat]
+            update(*blocks, tmp[:blocks[0].size])
+
+    if n_parts == 1:
+        run(0)
+    else:
+        for _ in _thread_pool().map(run, range(n_parts)):
+            pass
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=_N_THREADS, thread_name_prefix="kaiming_lib")
+    return _POOL
 
 
 def _scratch(buffer, params) -> np.ndarray:
-    """Return a scratch array of one block (created once per optimizer)."""
-    size = min(_BLOCK, params.size)
+    """Return scratch space of one block per thread (created once per optimizer)."""
+    size = min(_BLOCK, params.size) * (_N_THREADS if params.size >= _PARALLEL_MIN else 1)
     if buffer is None or buffer.size < size or buffer.dtype != params.dtype:
         return np.empty(size, dtype=params.dtype)
     return buffer
@@ -850,8 +976,7 @@ def _prepare_targets(net: MLP, y, loss: str, name: str) -> tuple[np.ndarray, np.
 
 
 def _check_pair(net, x, y, loss, names) -> tuple:
-    check_array(names[0], x, ndim=2)      # data must be finite (forward alone need not be)
-    x = _check_input(net, x)
+    x = _check_input(net, x, names[0])
     targets, labels = _prepare_targets(net, y, loss, names[1])
     if len(targets) != len(x):
         raise ValueError(f"{names[0]} and {names[1]} must have the same length; got "
@@ -891,29 +1016,30 @@ def evaluate(net: MLP, x: np.ndarray, y: np.ndarray,
 
 
 def _evaluate(net, x, targets, labels, loss) -> tuple[float, float]:
-    outputs = predict(net, x)
+    outputs = _predict(net, x)
     value, _ = _loss_and_gradient(outputs, targets, loss)
     if labels is None or not np.all(np.isfinite(outputs)):
         return value, math.nan
     return value, float(np.mean(outputs.argmax(axis=1) == labels))
 
 
-def _run_epoch(net, optimizer, x, targets, batch_size, loss, rng, grads, workspace):
+def _run_epoch(net, optimizer, x, targets, batch_size, loss, rng, grads, workspace,
+               measure_ratios=True):
     """One shuffled pass over the data; return (mean loss, update ratios of the last full
-    step or None, whether every loss was finite)."""
+    step, or None if not measured, whether every loss was finite)."""
     order = rng.permutation(len(x))
     x, targets = x[order], targets[order]
     n_full = len(x) // batch_size
-    measured_step = n_full - 1 if n_full else 0
+    measured_step = (n_full - 1 if n_full else 0) if measure_ratios else -1
     total, ratios = 0.0, None
     for step, start in enumerate(range(0, len(x), batch_size)):
-        outputs, inputs = forward(net, x[start:start + batch_size], workspace=workspace)
+        outputs, inputs = _forward(net, x[start:start + batch_size], workspace)
         value, grad_outputs = _loss_and_gradient(outputs, targets[start:start + batch_size],
                                                  loss)
         if not math.isfinite(value):
             return math.nan, ratios, False
         total += value * len(outputs)
-        backward(net, inputs, grad_outputs, out=grads, workspace=workspace)
+        _backward(net, inputs, grad_outputs, grads, workspace)
         before = net.params.copy() if step == measured_step else None
         optimizer.step(net.params, grads.flat)
         if before is not None:
@@ -959,14 +1085,17 @@ def train_epoch(net: MLP, optimizer, x: np.ndarray, y: np.ndarray, *, batch_size
     x, targets, _ = _check_pair(net, x, y, loss, ("x", "y"))
     with np.errstate(all="ignore"):
         return _run_epoch(net, optimizer, x, targets, batch_size, loss, as_rng(rng),
-                          Gradients.like(net), Workspace(net, batch_size))[0]
+                          Gradients.like(net), Workspace(net, min(batch_size, len(x))),
+                          measure_ratios=False)[0]
 
 
 def _probe(net, x, targets, loss) -> tuple[np.ndarray, np.ndarray]:
     """Gradient norm per layer and dead-unit fraction per hidden layer on a probe batch."""
-    outputs, inputs = forward(net, x)
+    workspace, grads = Workspace(net, len(x)), Gradients.like(net)
+    outputs, inputs = _forward(net, x, workspace)
     _, grad_outputs = _loss_and_gradient(outputs, targets, loss)
-    return layer_norms(backward(net, inputs, grad_outputs).weights), dead_unit_fraction(inputs)
+    _backward(net, inputs, grad_outputs, grads, workspace)
+    return layer_norms(grads.weights), dead_unit_fraction(inputs)
 
 
 def train(net: MLP, optimizer, data, *, n_epochs: int = 10, batch_size: int = 64,
@@ -1040,7 +1169,8 @@ def train(net: MLP, optimizer, data, *, n_epochs: int = 10, batch_size: int = 64
     test = None
     if getattr(data, "x_test", None) is not None:
         test = _check_pair(net, data.x_test, data.y_test, loss, ("data.x_test", "data.y_test"))
-    rng, grads, workspace = as_rng(rng), Gradients.like(net), Workspace(net, batch_size)
+    rng, grads = as_rng(rng), Gradients.like(net)
+    workspace = Workspace(net, min(batch_size, len(x)))
     record = _empty_record(n_epochs, net.n_layers)
     epochs = range(1, n_epochs + 1)
     with np.errstate(all="ignore"):

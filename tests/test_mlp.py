@@ -1,6 +1,7 @@
 """Tests for kaiming_lib.mlp: layout, hand-written backprop, losses, optimizers, training."""
 
 import math
+import os
 import warnings
 from types import SimpleNamespace
 
@@ -297,6 +298,42 @@ def test_adam_two_steps_match_the_bias_corrected_update_by_hand():
                           / np.sqrt((1 - b2) * g1[0] ** 2 / (1 - b2) + eps))
 
 
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9), lambda: Adam(0.01)])
+def test_large_steps_split_over_threads_give_the_serial_result_bit_for_bit(
+        make, n_threads, monkeypatch):
+    # Large enough to be split (> _PARALLEL_MIN) and not a whole number of blocks, so the
+    # last part and the last block are short; every element must still be updated once,
+    # by the same float32 operations as in one thread.
+    n = mlp._PARALLEL_MIN + 3 * mlp._BLOCK + 7
+    rng = np.random.default_rng(0)
+    p0 = rng.standard_normal(n, dtype=np.float32)
+    grads = [rng.standard_normal(n, dtype=np.float32) for _ in range(2)]
+    results = []
+    for threads in (1, n_threads):
+        monkeypatch.setattr(mlp, "_N_THREADS", threads)
+        monkeypatch.setattr(mlp, "_POOL", None)
+        p, opt = p0.copy(), make()
+        for g in grads:
+            opt.step(p, g)
+        results.append(p)
+    assert not np.array_equal(results[0], p0)
+    assert np.array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"OPENBLAS_NUM_THREADS": "1"}, 1), ({"OMP_NUM_THREADS": "3"}, 3),
+    ({"OPENBLAS_NUM_THREADS": "64"}, 4), ({"OPENBLAS_NUM_THREADS": "zero"}, None), ({}, None),
+])
+def test_optimizer_threads_follow_the_blas_thread_setting(env, expected, monkeypatch):
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert mlp._thread_count() == (expected if expected is not None else min(4, cpus))
+
+
 def test_one_optimizer_refuses_params_of_another_shape():
     opt = SGD(0.1)
     opt.step(np.zeros(3), np.ones(3))
@@ -570,6 +607,26 @@ BAD_INPUT = [
      r"data.x_train must contain only finite values"),
     (lambda: evaluate(_net(), np.full((6, 3), np.inf), _data()[1]), ValueError,
      r"x must contain only finite values"),
+    (lambda: forward(_net(), np.full((2, 3), np.nan)), ValueError,
+     r"x must contain only finite values; got NaN or infinity"),
+    (lambda: predict(_net(), np.array([[1.0, np.inf, 0.0]])), ValueError,
+     r"x must contain only finite values"),
+    (lambda: predict("net", np.ones((2, 3))), TypeError, r"net must be an MLP; got str"),
+    # memory and workspaces
+    (lambda: init_mlp([10**5, 10**5]), ValueError,
+     r"layer_sizes \[100000, 100000\] need 149 GiB to build; the limit is "
+     r"MAX_NETWORK_BYTES = 4 GiB"),
+    (lambda: init_mlp([2**40, 2**40, 2]), ValueError, r"need .* GiB to build"),
+    (lambda: Workspace(_net(), 10**9), ValueError,
+     r"batch_size 1000000000 needs .* GiB of workspace for layer sizes \(3, 4, 2\); the "
+     r"limit is MAX_WORKSPACE_BYTES = 4 GiB"),
+    (lambda: Workspace("net", 4), TypeError, r"net must be an MLP; got str"),
+    (lambda: forward(_net(), np.ones((5, 3)), workspace=Workspace(_net(), 4)), ValueError,
+     r"the batch has 5 rows but the workspace serves at most 4"),
+    (lambda: forward(_net(), np.ones((2, 3)), workspace=Workspace(_net((3, 5, 2)), 4)),
+     ValueError, r"workspace was made for another network"),
+    (lambda: forward(_net(), np.ones((2, 3)), workspace="ws"), TypeError,
+     r"workspace must be a Workspace or None; got str"),
     # labels
     (lambda: _train(data=_with(y=np.array([0, 1, 2, 0, 1, 0]))), ValueError,
      r"data.y_train labels must lie in range\(2\); got values from 0 to 2"),
@@ -595,6 +652,21 @@ BAD_INPUT = [
 def test_bad_input_raises_a_clear_error(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_a_batch_size_beyond_the_data_trains_on_the_whole_set_in_one_step():
+    # Nothing is allocated for rows that do not exist: 10**9 behaves as len(x) exactly.
+    x, y = _data()
+    runs = []
+    for batch_size in (len(x), 10**9):
+        net = _net()
+        loss = train_epoch(net, SGD(0.1), x, y, batch_size=batch_size, rng=0)
+        history = train(net, SGD(0.1), SimpleNamespace(x_train=x, y_train=y, x_test=None,
+                                                        y_test=None),
+                        n_epochs=2, batch_size=batch_size, rng=0)
+        runs.append((loss, net.params, history.train_loss))
+    assert runs[0][0] == runs[1][0]
+    assert np.array_equal(runs[0][1], runs[1][1]) and np.array_equal(runs[0][2], runs[1][2])
 
 
 def test_a_numpy_array_of_layer_sizes_is_accepted():
