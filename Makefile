@@ -8,6 +8,13 @@ STAMP  := $(VENV)/.installed-stamp
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 PYTEST_NOTEBOOK_OPTS := --nbval --nbval-current-env \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600
+# The tests use every core (up to 4): pytest-xdist gives each worker whole files, so a
+# notebook's cells stay in order in one kernel.  Each process keeps to one BLAS thread:
+# two kernels with a thread per core each would fight over the cores and run several
+# times slower.  The notebooks print the same text at any thread count (nbval checks it
+# against outputs made with all threads).
+PYTEST_PARALLEL_OPTS := -n auto --maxprocesses=4 --dist loadfile
+ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 .PHONY: help course test lab figures bench clean venv
 
@@ -37,8 +44,8 @@ figures: $(STAMP)
 	$(BIN)/python tools/execute_notebooks.py --figures figures $(NOTEBOOKS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -p no:cacheprovider tests kaiming_lib --doctest-modules \
-		$(PYTEST_NOTEBOOK_OPTS) $(NOTEBOOKS)
+	$(ONE_THREAD) $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_PARALLEL_OPTS) \
+		tests kaiming_lib --doctest-modules $(PYTEST_NOTEBOOK_OPTS) $(NOTEBOOKS)
 
 # JupyterLab refuses to start as root without --allow-root (a container, a CI shell).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)

@@ -49,12 +49,7 @@ def run() -> list[dict]:
     return rows
 
 
-def main() -> int:
+if __name__ == "__main__":
     from run_all import print_table
 
     print_table(run())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

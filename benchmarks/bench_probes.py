@@ -16,7 +16,6 @@ Run ``python benchmarks/bench_probes.py`` for the table; ``run()`` returns its r
 """
 
 import statistics
-import sys
 import time
 
 import numpy as np
@@ -70,12 +69,7 @@ def run() -> list[dict]:
     ]
 
 
-def main() -> int:
+if __name__ == "__main__":
     from run_all import print_table
 
     print_table(run())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,7 +13,6 @@ Run ``python benchmarks/bench_widgets.py`` for the table; ``run()`` returns its 
 """
 
 import statistics
-import sys
 import time
 import tracemalloc
 
@@ -63,12 +62,7 @@ def run() -> list[dict]:
     ]
 
 
-def main() -> int:
+if __name__ == "__main__":
     from run_all import print_table
 
     print_table(run())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,7 +12,6 @@ Skipped, with the reason, when Chromium or Playwright is missing.  The screensho
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -143,7 +142,10 @@ def test_explorer_renders_and_follows_the_depth_slider_in_jupyterlab(jupyterlab,
             page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
 
             # The last cell prints this once every cell above has run without an error.
-            page.get_by_text("answers checked").wait_for(timeout=RUN_TIMEOUT)
+            # Wait for it in an output area: the source line that prints it is on screen
+            # from the start, so matching any text would not wait for Run All at all.
+            page.locator(".jp-OutputArea-output", has_text="answers checked").wait_for(
+                timeout=RUN_TIMEOUT)
             page.wait_for_selector(idle)
             explorer = page.locator(".kaiming-explorer")
             explorer.scroll_into_view_if_needed()
