@@ -12,10 +12,12 @@ the static figure or text beside them is what GitHub, nbviewer and nbval see).
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
@@ -32,17 +34,22 @@ def _drop_widget_views(nb) -> None:
 def execute(path: Path, inplace: bool, timeout: int) -> float:
     """Run one notebook in a new kernel; write it back when ``inplace``; return seconds."""
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-        record_timing=False,
-        store_widget_state=False,
-    )
-    start = time.perf_counter()
-    client.execute()
-    elapsed = time.perf_counter() - start
+    # The kernel talks over Unix sockets in a private temporary folder, not over TCP on
+    # localhost (where ipykernel warns that anyone on the machine could listen in).
+    with tempfile.TemporaryDirectory(prefix="kaiming-kernel-") as sockets:
+        client = NotebookClient(
+            nb,
+            km=KernelManager(kernel_name="python3", transport="ipc",
+                             ip=os.path.join(sockets, "ipc")),
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+            record_timing=False,
+            store_widget_state=False,
+        )
+        start = time.perf_counter()
+        client.execute()
+        elapsed = time.perf_counter() - start
     if inplace:
         nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
         _drop_widget_views(nb)
