@@ -21,7 +21,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"init", "variance", "probes", "mlp", "data", "plotting", "exercises", "lsuv", "widgets"}
+_SUBMODULES = {"init", "variance", "probes", "mlp", "data", "plotting", "exercises", "lsuv",
+               "widgets"}
 
 
 def __getattr__(name):

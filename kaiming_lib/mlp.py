@@ -43,7 +43,7 @@ from ._validation import (
 from .init import get_scheme
 
 __all__ = [
-    "ACTIVATIONS", "LOSSES", "MAX_NETWORK_BYTES", "MAX_WORKSPACE_BYTES",
+    "ACTIVATIONS", "LOSSES", "MAX_EPOCHS", "MAX_NETWORK_BYTES", "MAX_WORKSPACE_BYTES",
     "MLP", "Gradients", "Workspace", "History", "SGD", "Adam",
     "init_mlp", "forward", "backward", "predict",
     "softmax_cross_entropy", "mean_squared_error", "loss_and_gradient",
@@ -79,6 +79,8 @@ _N_THREADS = _thread_count()
 MAX_NETWORK_BYTES = 4 * 2**30
 #: Largest :class:`Workspace` (the arrays of one training step), in bytes (4 GiB).
 MAX_WORKSPACE_BYTES = 4 * 2**30
+#: Most epochs :func:`train` runs in one call (its history has a row per epoch).
+MAX_EPOCHS = 100_000
 
 
 # -- the network ------------------------------------------------------------------------------
@@ -531,10 +533,37 @@ def backward(net: MLP, inputs: list, grad_outputs: np.ndarray,
     >>> [g.shape for g in grads.weights], grads.biases[1].tolist()
     ([(8, 4), (3, 8)], [5.0, 5.0, 5.0])
     """
+    _check_backward_args(net, inputs, grad_outputs, out)
     grads = Gradients.like(net) if out is None else out
     _backward(net, inputs, grad_outputs, grads,
               _workspace_for(net, workspace, len(grad_outputs)))
     return grads
+
+
+def _check_backward_args(net, inputs, grad_outputs, out) -> None:
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be an MLP; got {type(net).__name__}")
+    if isinstance(inputs, np.ndarray) or not isinstance(inputs, Sequence):
+        raise TypeError(f"inputs must be the list of layer inputs that forward returns; got "
+                        f"{type(inputs).__name__}")
+    if len(inputs) != net.n_layers:
+        raise ValueError(f"inputs must hold one array per layer ({net.n_layers}); got "
+                         f"{len(inputs)}")
+    check_array("grad_outputs", grad_outputs, ndim=2)
+    n = len(grad_outputs)
+    if grad_outputs.shape != (n, net.layer_sizes[-1]) or grad_outputs.dtype != net.dtype:
+        raise ValueError(f"grad_outputs must have shape (batch, {net.layer_sizes[-1]}) and "
+                         f"dtype {net.dtype}; got shape {grad_outputs.shape!r}, dtype "
+                         f"{grad_outputs.dtype}")
+    for l, a in enumerate(inputs):
+        check_array(f"inputs[{l}]", a, ndim=2, finite=False)
+        if a.shape != (n, net.layer_sizes[l]) or a.dtype != net.dtype:
+            raise ValueError(f"inputs[{l}] must have shape ({n}, {net.layer_sizes[l]}) and "
+                             f"dtype {net.dtype}, as forward returns it for this batch; got "
+                             f"shape {a.shape!r}, dtype {a.dtype}")
+    if out is not None and not (isinstance(out, Gradients) and out.flat.shape == net.params.shape
+                                and out.flat.dtype == net.dtype):
+        raise TypeError("out must be None or Gradients.like(net) for this network")
 
 
 def _backward(net: MLP, inputs: list, delta: np.ndarray, grads: Gradients,
@@ -582,7 +611,7 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float
     >>> round(softmax_cross_entropy(np.array([[1000.0, 0.0]]), np.array([1]))[0], 3)
     1000.0
     """
-    logits = check_array("logits", logits, ndim=2, finite=False)
+    logits = check_array("logits", logits, ndim=2)
     if logits.dtype.kind != "f":
         raise TypeError(f"logits must have a floating dtype; got dtype {logits.dtype}")
     _check_labels(labels, logits.shape)
@@ -636,8 +665,8 @@ def mean_squared_error(outputs: np.ndarray, targets: np.ndarray) -> tuple[float,
     >>> loss, grad.tolist()
     (2.5, [[1.0, 2.0]])
     """
-    outputs = check_array("outputs", outputs, finite=False)
-    targets = check_array("targets", targets, finite=False)
+    outputs = check_array("outputs", outputs)
+    targets = check_array("targets", targets)
     if outputs.shape != targets.shape:
         raise ValueError(f"targets must have the shape of outputs, {outputs.shape!r}; got "
                          f"{targets.shape!r} (no broadcasting: it would silently pair the "
@@ -905,7 +934,12 @@ def dead_unit_fraction(inputs: list) -> np.ndarray:
     >>> dead_unit_fraction([np.ones((2, 4)), hidden]).tolist()
     [0.3333333333333333]
     """
-    return np.array([float(np.mean(~np.any(a != 0, axis=0))) for a in inputs[1:]])
+    if isinstance(inputs, np.ndarray) or not isinstance(inputs, Sequence) or not inputs:
+        raise TypeError(f"inputs must be the list of layer inputs that forward returns; got "
+                        f"{type(inputs).__name__}")
+    hidden = [check_array(f"inputs[{l}]", a, ndim=2, finite=False)
+              for l, a in enumerate(inputs) if l]
+    return np.array([float(np.mean(~np.any(a != 0, axis=0))) for a in hidden])
 
 
 # -- training ---------------------------------------------------------------------------------
@@ -1057,6 +1091,9 @@ def _update_ratios(net: MLP, before: np.ndarray) -> np.ndarray:
 def _check_training_args(net, optimizer, batch_size, loss):
     if not isinstance(net, MLP):
         raise TypeError(f"net must be an MLP; got {type(net).__name__}")
+    if isinstance(optimizer, type):
+        raise TypeError(f"optimizer must be an optimizer object, e.g. {optimizer.__name__}(0.01); "
+                        f"got the class {optimizer.__name__} itself")
     if not callable(getattr(optimizer, "step", None)):
         raise TypeError(f"optimizer must have a step(params, grads) method; got {optimizer!r}")
     check_choice("loss", loss, LOSSES)
@@ -1112,7 +1149,7 @@ def train(net: MLP, optimizer, data, *, n_epochs: int = 10, batch_size: int = 64
         Anything with ``x_train``, ``y_train``, ``x_test`` and ``y_test`` (the test pair
         may be None); see :mod:`kaiming_lib.data`.
     n_epochs : int, default 10
-        At least 1.
+        From 1 to :data:`MAX_EPOCHS`.
     batch_size : int, default 64
     loss : {'cross_entropy', 'mse'}
         ``'mse'`` with integer labels trains on one-hot targets.
@@ -1157,7 +1194,10 @@ def train(net: MLP, optimizer, data, *, n_epochs: int = 10, batch_size: int = 64
     (True, False)
     """
     batch_size = _check_training_args(net, optimizer, batch_size, loss)
-    n_epochs = check_int("n_epochs", n_epochs, minimum=1)
+    n_epochs = check_int("n_epochs", n_epochs, minimum=1, maximum=MAX_EPOCHS)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be None or a callable that wraps an iterable, such as "
+                        f"tqdm.auto.tqdm; got {progress!r}")
     probe_size = check_int("probe_size", probe_size, minimum=1)
     missing = [a for a in ("x_train", "y_train", "x_test", "y_test") if not hasattr(data, a)]
     if missing:
