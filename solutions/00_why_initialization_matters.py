@@ -8,3 +8,9 @@ def std_after(n_layers, n_in, weight_std):
     # output, whose second moment is half the variance before it: a factor n_in Var[w] / 2.
     n_var = n_in * weight_std**2
     return math.sqrt(n_var * (n_var / 2) ** (n_layers - 1))
+
+
+if __name__ == "__main__":      # python solutions/00_why_initialization_matters.py runs the notebook's checker
+    from kaiming_lib.exercises import check_std_after
+
+    print(check_std_after(std_after))

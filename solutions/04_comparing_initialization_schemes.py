@@ -9,3 +9,9 @@ def linear_default_variance(fan_in):
     gain = math.sqrt(2 / (1 + 5))
     bound = math.sqrt(3) * gain / math.sqrt(fan_in)
     return bound**2 / 3
+
+
+if __name__ == "__main__":      # python solutions/04_comparing_initialization_schemes.py runs the notebook's checker
+    from kaiming_lib.exercises import check_linear_default_variance
+
+    print(check_linear_default_variance(linear_default_variance))
