@@ -194,6 +194,10 @@ def read_digits_file(path=None) -> tuple[np.ndarray, np.ndarray]:
         If the file's SHA-256 is not :data:`DIGITS_SHA256`.
     TypeError
         If ``path`` is not None, a string or a path-like object.
+    ValueError
+        If ``path`` is empty or names a folder.
+    FileNotFoundError
+        If no file exists at ``path`` (the message says which path).
 
     Examples
     --------
@@ -202,16 +206,32 @@ def read_digits_file(path=None) -> tuple[np.ndarray, np.ndarray]:
     ((1797, 64), 16, [178, 182, 177])
     """
     path = _default_digits_path() if path is None else path
-    if not hasattr(path, "read_bytes"):     # a str or other path-like
-        if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"path must be None, a string or a path-like object; got {path!r}")
-        path = pathlib.Path(os.fspath(path))
+    if isinstance(path, (str, os.PathLike)):
+        path = _check_file_path(path)
+    elif not hasattr(path, "read_bytes"):     # the default: a package resource
+        raise TypeError(f"path must be None, a string or a path-like object; got {path!r}")
     raw = path.read_bytes()
     verify_sha256(raw, DIGITS_SHA256, source=str(path))
     table = np.loadtxt(io.BytesIO(gzip.decompress(raw)), delimiter=",", dtype=np.uint8)
     if table.shape != _DIGITS_SHAPE:  # unreachable for the verified file; guards the parser
         raise ChecksumError(f"digits table has shape {table.shape}, expected {_DIGITS_SHAPE}")
     return np.ascontiguousarray(table[:, :64]), table[:, 64].astype(np.int64)
+
+
+def _check_file_path(path) -> pathlib.Path:
+    """Return ``path`` as a Path after checking that it names an existing file."""
+    text = os.fspath(path)
+    if not text:
+        raise ValueError(f"path must name the digits file (digits.csv.gz); got {path!r}, an "
+                         "empty path (pass None for the shipped copy)")
+    resolved = pathlib.Path(text)
+    if resolved.is_dir():
+        raise ValueError(f"path must name the digits file (digits.csv.gz), not a folder; got "
+                         f"{path!r}")
+    if not resolved.exists():
+        raise FileNotFoundError(f"path {path!r} does not exist: there is no digits file at "
+                                f"{str(resolved.absolute())!r} (pass None for the shipped copy)")
+    return resolved
 
 
 # -- splitting and standardizing --------------------------------------------------------------
@@ -372,7 +392,10 @@ def load_digits(*, test_fraction: float = 0.2, split_seed: int = 0, standardized
     ChecksumError
         If the file's SHA-256 is not :data:`DIGITS_SHA256`.
     ValueError
-        If ``test_fraction`` is outside (0, 1) or ``split_seed`` negative.
+        If ``test_fraction`` is outside (0, 1), ``split_seed`` negative, or ``path``
+        empty or a folder.
+    FileNotFoundError
+        If no file exists at ``path``.
 
     Notes
     -----
@@ -415,7 +438,7 @@ def make_spirals(n_samples: int = 600, n_classes: int = 2, *, noise: float = 0.1
     n_samples : int, default 600
         Total number of points (split as evenly as possible among the classes).
     n_classes : int, default 2
-        Number of arms (at least 2).
+        Number of arms, from 2 to ``n_samples // 2`` (two points per arm at least).
     noise : float, default 0.1
         Std of the Gaussian noise added to each coordinate.
     n_turns : float, default 1.0
@@ -429,6 +452,14 @@ def make_spirals(n_samples: int = 600, n_classes: int = 2, *, noise: float = 0.1
     Dataset
         ``x`` of shape ``(n, 2)`` with coordinates of order 1, ``y`` int64 labels.
 
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong kind (the message names it).
+    ValueError
+        If an argument is out of range, ``n_classes > n_samples // 2``, or the data
+        would need more than :data:`MAX_DATA_BYTES`.
+
     Examples
     --------
     >>> spirals = make_spirals(400, 3, rng=0)
@@ -441,7 +472,11 @@ def make_spirals(n_samples: int = 600, n_classes: int = 2, *, noise: float = 0.1
     n_turns = check_real("n_turns", n_turns, positive=True)
     test_fraction = _check_fraction("test_fraction", test_fraction)
     dtype, rng = check_float_dtype("dtype", dtype), as_rng(rng)
-    _check_data_bytes("n_samples", n_samples, 2 * 8 * n_samples * 6)   # a few float64 columns
+    if n_classes > n_samples // 2:
+        raise ValueError(f"n_classes must be at most n_samples // 2 = {n_samples // 2}, so "
+                         f"that every arm has at least two points; got n_classes={n_classes} "
+                         f"for n_samples={n_samples}")
+    _check_data_bytes(f"n_samples={n_samples}", 2 * 8 * n_samples * 6)   # float64 columns
     labels = np.arange(n_samples) % n_classes
     t = rng.uniform(0.05, 1.0, size=n_samples)
     angle = 2 * math.pi * (labels / n_classes + n_turns * t)
@@ -451,11 +486,30 @@ def make_spirals(n_samples: int = 600, n_classes: int = 2, *, noise: float = 0.1
                           f"spirals ({n_classes} arms)", dtype)
 
 
-def _check_data_bytes(name: str, value: int, n_bytes: int) -> None:
+def _check_data_bytes(arguments: str, n_bytes: int) -> None:
     """Refuse a synthetic data set whose arrays would need more than MAX_DATA_BYTES."""
     if n_bytes > MAX_DATA_BYTES:
-        raise ValueError(f"{name}={value!r} needs about {n_bytes / 2**30:.3g} GiB to generate; "
+        raise ValueError(f"{arguments} needs about {n_bytes / 2**30:.3g} GiB to generate; "
                          f"the limit is MAX_DATA_BYTES = {MAX_DATA_BYTES / 2**30:g} GiB")
+
+
+def _teacher_bytes(n_samples: int, n_features: int, hidden_sizes, n_outputs: int,
+                   itemsize: int) -> int:
+    """Estimate the peak memory of :func:`make_teacher`, in bytes.
+
+    The float64 inputs ``x`` (``n * n_features``) live throughout; on top of them the
+    largest of these stages: a hidden layer (its input activation, its weight
+    ``n_l * n_(l-1)``, and ``h @ W.T`` with its ReLU, ``2 * n * n_l``), the output
+    layer (last activation, weight, the outputs and two temporaries while they are
+    standardized) and the split (a float64 copy of the training inputs and its cast).
+    """
+    widths = [n_features, *hidden_sizes]
+    stages = [(n_samples * widths[l] if l else 0) + width * widths[l] + 2 * n_samples * width
+              for l, width in enumerate(hidden_sizes)]
+    stages.append((n_samples * widths[-1] if hidden_sizes else 0) + n_outputs * widths[-1]
+                  + 3 * n_samples * n_outputs)
+    split = n_samples * n_features * (8 + itemsize) + n_samples * n_outputs * 8
+    return 8 * (n_samples * n_features + max(stages)) + split
 
 
 def _standardize_outputs(out: np.ndarray) -> np.ndarray:
@@ -502,6 +556,16 @@ def make_teacher(n_samples: int = 2000, n_features: int = 20, n_outputs: int = 1
         Classification: int64 labels; the split is stratified.  Regression: float targets
         of shape ``(n, n_outputs)`` and ``n_classes=0``; the split is random.
 
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong kind (the message names it).
+    ValueError
+        If an argument is out of range, or generating would need more than
+        :data:`MAX_DATA_BYTES` (estimated before anything is drawn from the float64
+        inputs, each hidden activation and weight ``n_l * n_(l-1)``, the outputs and
+        the split's copies).
+
     Examples
     --------
     >>> teacher = make_teacher(1000, 8, 4, rng=0)
@@ -521,9 +585,10 @@ def make_teacher(n_samples: int = 2000, n_features: int = 20, n_outputs: int = 1
     hidden_sizes = [check_int("hidden_sizes entry", h, minimum=1) for h in hidden_sizes]
     test_fraction = _check_fraction("test_fraction", test_fraction)
     dtype, rng = check_float_dtype("dtype", dtype), as_rng(rng)
-    widest = max([n_features, n_outputs, *hidden_sizes])
-    _check_data_bytes("n_samples", n_samples, 8 * n_samples * (n_features + 3 * widest)
-                      + 8 * widest * widest)
+    _check_data_bytes(
+        f"n_samples={n_samples}, n_features={n_features}, hidden_sizes={hidden_sizes}, "
+        f"n_outputs={n_outputs}",
+        _teacher_bytes(n_samples, n_features, hidden_sizes, n_outputs, dtype.itemsize))
     x = rng.standard_normal((n_samples, n_features))
     h = x
     for width in hidden_sizes:

@@ -8,7 +8,10 @@ square root) and name the idea that was missed.  The reference solutions live in
 repository's ``solutions/`` folder, one file per notebook.
 
 A wrong answer is not an error: it gives ``Feedback(passed=False, ...)``.  An answer of the
-wrong kind (not callable where a function is asked for) raises ``TypeError``.
+wrong kind (not callable where a function is asked for) raises ``TypeError``.  The
+function is run on copies of the cases' arrays: one that writes into its inputs is told
+so, as is one that returns the wrong type; warnings it emits (a division by zero) are
+caught rather than shown, and the verdict reports what went wrong.
 
 Examples
 --------
@@ -21,6 +24,7 @@ False
 
 import math
 import numbers
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -57,37 +61,83 @@ def _describe(args) -> str:
     return "(" + ", ".join(parts) + ")"
 
 
-def _call(answer, *args):
+def _run(answer, args, names=None):
+    """Run the answer on copies of ``args``; return ``(value, None)`` or ``(None, Feedback)``.
+
+    The answer gets copies of the arrays, so a function that writes into its inputs
+    cannot spoil the checker's own cases; the copies are compared afterwards and such a
+    function is told so.  Floating-point warnings (a division by zero, an overflow) and
+    any other warning the answer emits are caught, not shown: the verdict speaks for them.
+    """
+    case = _describe(args)
+    copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            value = answer(*copies)
+    except Exception as exc:  # the attendee's code: report, do not propagate
+        return None, Feedback(False, f"calling it with {case} raised {type(exc).__name__}: "
+                                     f"{exc}")
+    for i, (original, copy) in enumerate(zip(args, copies)):
+        if isinstance(original, np.ndarray) and not np.array_equal(original, copy,
+                                                                    equal_nan=True):
+            name = names[i] if names else f"argument {i + 1}"
+            return None, Feedback(False, f"it changed {name} in place (for {case}); compute "
+                                         "the result without writing into the inputs")
+    return value, None
+
+
+def _call(answer, *args, names=None):
     """Call the answer; return its value as a float, or a Feedback saying what went wrong."""
     case = _describe(args)
-    try:
-        value = answer(*args)
-    except Exception as exc:  # the attendee's code: report, do not propagate
-        return Feedback(False, f"calling it with {case} raised {type(exc).__name__}: {exc}")
+    value, failure = _run(answer, args, names)
+    if failure is not None:
+        return failure
     if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "fiu":
         value = value.reshape(())[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         return Feedback(False, f"it should return a number; for {case} it returned "
-                               f"{value!r:.60}")
+                               f"{_kind(value)}")
     value = float(value)
     if not math.isfinite(value):
         return Feedback(False, f"for {case} it returned {value!r}, which is not a finite number")
     return value
 
 
+def _kind(value) -> str:
+    """Name what an answer returned: its type, with the value when it is short to show."""
+    if isinstance(value, np.ndarray):
+        return f"an ndarray of dtype {value.dtype} and shape {value.shape}"
+    if value is None:
+        return "None"
+    if isinstance(value, (str, bytes, numbers.Number)):
+        return f"{type(value).__name__} {value!r:.40}"
+    return type(value).__name__
+
+
+def _is_integer(value) -> bool:
+    """An int, or a float holding a whole number (``3.0``); never a bool."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, numbers.Integral):
+        return True
+    return isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer()
+
+
 def _close(value: float, target: float) -> bool:
     return math.isclose(value, target, rel_tol=1e-6, abs_tol=1e-12)
 
 
-def _first_failure(answer, cases, reference, mistakes):
+def _first_failure(answer, cases, reference, mistakes, names=None):
     """Compare ``answer`` with ``reference`` on ``cases``; name a known mistake if it fits.
 
     ``mistakes`` maps a hint to a wrong formula; the first mistake that reproduces every
-    value the answer gave is the one reported.
+    value the answer gave is the one reported.  ``names`` names the arguments in the
+    message about an answer that changes its inputs in place.
     """
     values = []
     for args in cases:
-        value = _call(answer, *args)
+        value = _call(answer, *args, names=names)
         if isinstance(value, Feedback):
             return value
         values.append(value)
@@ -130,8 +180,9 @@ def check_std_after(answer) -> Feedback:
         "no ReLU halves the second moment here; each ReLU layer keeps only half of it":
             lambda L, n, s: math.sqrt(n * s**2) ** L,
     })
-    return failure if failure is not None else Feedback(True, "the first layer sees the raw input, every later "
-                                     "layer halves the second moment.")
+    return failure if failure is not None else Feedback(
+        True, "the first layer sees the raw input, every later layer halves the second "
+              "moment.")
 
 
 # -- notebook 01 ----------------------------------------------------------------------------
@@ -156,7 +207,8 @@ def check_uniform_bound(answer) -> Feedback:
         "U(-b, b) has variance b**2 / 3 (the width 2b gives (2b)**2 / 12)":
             lambda s: math.sqrt(12.0) * s,
     })
-    return failure if failure is not None else Feedback(True, "U(-b, b) with this b has exactly the variance std**2.")
+    return failure if failure is not None else Feedback(
+        True, "U(-b, b) with this b has exactly the variance std**2.")
 
 
 # -- notebook 02 ----------------------------------------------------------------------------
@@ -182,7 +234,8 @@ def check_leaky_relu_std(answer) -> Feedback:
         "did the factor 2 go?":
             lambda n, a: math.sqrt(1 / ((1 + a * a) * n)),
     })
-    return failure if failure is not None else Feedback(True, "sqrt(2 / ((1 + a**2) n_in)), He et al.'s Eq. 15.")
+    return failure if failure is not None else Feedback(
+        True, "sqrt(2 / ((1 + a**2) n_in)), He et al.'s Eq. 15.")
 
 
 # -- notebook 03 ----------------------------------------------------------------------------
@@ -204,14 +257,19 @@ def check_fans(answer) -> Feedback:
     cases = [(64, 3, 7, 7), (128, 64), (16, 8, 3), (10, 20, 1, 1)]
     got = []
     for shape in cases:
-        try:
-            value = tuple(int(v) for v in answer(shape))
-        except Exception as exc:  # the attendee's code: report, do not propagate
-            return Feedback(False, f"fans({shape}) should return two integers; it gave "
-                                   f"{type(exc).__name__}: {exc}")
+        value, failure = _run(answer, (shape,))
+        if failure is not None:
+            return failure
+        if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list, np.ndarray)):
+            return Feedback(False, f"fans({shape}) should return two integers (fan_in, "
+                                   f"fan_out); it returned {_kind(value)}")
         if len(value) != 2:
-            return Feedback(False, f"fans({shape}) should return (fan_in, fan_out); got {value}")
-        got.append(value)
+            return Feedback(False, f"fans({shape}) should return (fan_in, fan_out); got "
+                                   f"{len(value)} values {tuple(value)!r:.60}")
+        if not all(_is_integer(v) for v in value):
+            return Feedback(False, f"fans({shape}) should return two integers; it returned "
+                                   f"{tuple(value)!r:.60}")
+        got.append(tuple(int(v) for v in value))
     want = [_reference_fans(s) for s in cases]
     if got == want:
         return Feedback(True, "each output sees in * kernel area inputs, and each input "
@@ -246,8 +304,9 @@ def check_he_backward_factor(answer) -> Feedback:
         "root belongs to the std, not to this variance ratio":
             lambda n, v: math.sqrt(n * v / 2),
     })
-    return failure if failure is not None else Feedback(True, "half of fan_out Var[w]: with Var[w] = 2 / fan_out "
-                                     "the gradient keeps its scale.")
+    return failure if failure is not None else Feedback(
+        True, "half of fan_out Var[w]: with Var[w] = 2 / fan_out the gradient keeps its "
+              "scale.")
 
 
 # -- notebook 04 ----------------------------------------------------------------------------
@@ -303,7 +362,8 @@ def check_update_ratio(answer) -> Feedback:
     answer = _check_callable("answer", answer)
     cases = _weight_pairs()
     norm = np.linalg.norm
-    failure = _first_failure(answer, cases, lambda a, b: norm(b - a) / norm(a), {
+    failure = _first_failure(answer, cases, lambda a, b: norm(b - a) / norm(a), names=(
+        "W_before", "W_after"), mistakes={
         "that compares the sizes of the two weight matrices; the question is how big the "
         "step between them is":
             lambda a, b: (norm(b) - norm(a)) / norm(a),
@@ -366,17 +426,20 @@ def check_lsuv_step(answer) -> Feedback:
     for out, n_in, scale in ((32, 64, 0.3), (10, 20, 4.0), (64, 16, 1e-2)):
         W = scale * rng.standard_normal((out, n_in))
         x = np.maximum(rng.standard_normal((256, n_in)), 0.0)
-        original = W.copy()
-        try:
-            rescaled = np.asarray(answer(W, x), dtype=float)
-        except Exception as exc:  # the attendee's code: report, do not propagate
-            return Feedback(False, f"it raised {type(exc).__name__}: {exc}")
-        if not np.array_equal(W, original):
-            return Feedback(False, "it changed W in place; return a rescaled copy instead")
+        rescaled, failure = _run(answer, (W, x), ("W", "x"))
+        if failure is not None:
+            return failure
+        if not isinstance(rescaled, np.ndarray) or rescaled.dtype.kind not in "fiu":
+            return Feedback(False, f"it returned {_kind(rescaled)}; expected an ndarray of "
+                                   f"real numbers of shape {W.shape}, the rescaled W")
         if rescaled.shape != W.shape:
             return Feedback(False, f"it should return a weight of shape {W.shape}; "
                                    f"got {rescaled.shape}")
-        variance_ = (x @ rescaled.T).var()
+        with np.errstate(all="ignore"):
+            variance_ = float((x @ rescaled.astype(float).T).var())
+        if not math.isfinite(variance_):
+            return Feedback(False, f"the returned weight holds values that are not finite "
+                                   f"(the output variance is {variance_!r})")
         if math.isclose(variance_, 1.0, rel_tol=1e-9):
             continue
         before = (x @ W.T).var()

@@ -11,11 +11,14 @@ from pathlib import Path
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import is_color_like
+from matplotlib.lines import Line2D
 
 from ._validation import check_array, check_choice, warn_suspicious
 
 __all__ = [
     "SCHEME_COLORS", "scheme_color", "use_course_style", "save_figure", "FIGURES_ENV",
+    "MAX_NAME_LENGTH",
     "plot_band", "plot_depth_profile", "plot_histograms",
 ]
 
@@ -39,6 +42,11 @@ SCHEME_COLORS = {
 #: Environment variable naming the folder :func:`save_figure` writes into.  ``make course``
 #: and ``make figures`` set it; tests and nbval do not, so they never write into the tree.
 FIGURES_ENV = "KAIMING_FIGURES_DIR"
+
+#: The longest figure name :func:`save_figure` accepts: with ``.png`` added it stays far
+#: below the 255-byte file-name limit of common file systems, and no course figure needs
+#: more than about 40 characters.
+MAX_NAME_LENGTH = 100
 
 
 def scheme_color(name: str) -> str:
@@ -77,10 +85,13 @@ def save_figure(fig, name: str, directory=None) -> list:
     ----------
     fig : matplotlib.figure.Figure
     name : str
-        File stem, letters, digits, ``_`` and ``-`` only, e.g. ``'02_std_by_depth'``.
+        File stem, letters, digits, ``_`` and ``-`` only, at most
+        :data:`MAX_NAME_LENGTH` characters, e.g. ``'02_std_by_depth'`` (no folder and
+        no extension: ``.png`` and ``.svg`` are added).
     directory : path-like, optional
         Where to write.  Defaults to the folder named by the environment variable
-        ``KAIMING_FIGURES_DIR``; when neither is set nothing is written.
+        ``KAIMING_FIGURES_DIR``; when neither is set nothing is written.  A missing
+        folder is created only if its parent exists (one level, never a whole tree).
 
     Returns
     -------
@@ -93,7 +104,9 @@ def save_figure(fig, name: str, directory=None) -> list:
         If ``fig`` is not a Matplotlib figure, ``name`` not a string or ``directory`` not
         a path.
     ValueError
-        If ``name`` is empty or has characters other than letters, digits, ``_`` and ``-``.
+        If ``name`` is empty, longer than :data:`MAX_NAME_LENGTH` or has characters
+        other than letters, digits, ``_`` and ``-``; or if ``directory`` is an existing
+        file, or is missing and so is its parent folder.
 
     Notes
     -----
@@ -105,20 +118,54 @@ def save_figure(fig, name: str, directory=None) -> list:
     if not isinstance(name, str):
         raise TypeError(f"name must be a string; got {name!r}")
     if not name or not all(c.isalnum() or c in "_-" for c in name):
-        raise ValueError(f"name must be non-empty letters, digits, '_' or '-'; got {name!r}")
+        raise ValueError(f"name must be non-empty letters, digits, '_' or '-' (a file stem, "
+                         f"without folder or extension); got {name!r}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"name must be at most {MAX_NAME_LENGTH} characters; got "
+                         f"{len(name)} characters, {name!r:.40}...")
     if directory is not None and not isinstance(directory, (str, os.PathLike)):
         raise TypeError(f"directory must be None, a string or a path-like object; got "
                         f"{directory!r}")
     directory = directory if directory is not None else os.environ.get(FIGURES_ENV)
     if not directory:
         return []
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = _figures_folder(Path(directory))
     png, svg = directory / f"{name}.png", directory / f"{name}.svg"
     with mpl.rc_context({"svg.hashsalt": "kaiming-course"}):
         fig.savefig(png, metadata={"Software": None}, bbox_inches="tight")
         fig.savefig(svg, metadata={"Date": None, "Creator": None}, bbox_inches="tight")
     return [png, svg]
+
+
+def _figures_folder(directory: Path) -> Path:
+    """Return ``directory``, creating it if only its last level is missing."""
+    if directory.is_dir():
+        return directory
+    if directory.exists():
+        raise ValueError(f"directory must be a folder; got {str(directory)!r}, which is a file")
+    parent = directory.parent
+    if not parent.is_dir():
+        raise ValueError(
+            f"directory must be an existing folder or a new folder inside one; got "
+            f"{str(directory)!r}, whose parent {str(parent)!r} is not a folder (create it "
+            "first: save_figure makes at most one level)"
+        )
+    directory.mkdir()
+    return directory
+
+
+def _check_line_style(color, linestyle="-") -> None:
+    """Refuse a colour or line style Matplotlib would reject while drawing."""
+    if color is not None and not is_color_like(color):
+        raise ValueError(f"color must be None or a Matplotlib colour (a name such as 'red', "
+                         f"'#117733', 'C0' or an RGB(A) tuple); got {color!r}")
+    try:
+        Line2D([], [], linestyle=linestyle)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"linestyle must be one of '-', '--', '-.', ':', 'solid', 'dashed', 'dashdot', "
+            f"'dotted', 'None', '' or a dash tuple (offset, (on, off, ...)); got {linestyle!r}"
+        ) from None
 
 
 def _axes(ax):
@@ -155,7 +202,8 @@ def plot_band(x, values, *, ax=None, color=None, label=None, linestyle="-",
     TypeError
         If ``x`` or ``values`` is not an ndarray, or ``ax`` not an Axes.
     ValueError
-        If ``values`` is not 2-D with ``len(x)`` columns, or ``band`` is unknown.
+        If ``values`` is not 2-D with ``len(x)`` columns, ``band`` is unknown, or
+        ``color`` or ``linestyle`` is not one Matplotlib accepts.
 
     Warns
     -----
@@ -172,6 +220,7 @@ def plot_band(x, values, *, ax=None, color=None, label=None, linestyle="-",
     x = check_array("x", x, ndim=1)
     values = check_array("values", values, ndim=2, finite=False)
     check_choice("band", band, ("range", "quartiles"))
+    _check_line_style(color, linestyle)
     if values.shape[1] != x.size:
         raise ValueError(
             f"values must have one column per x, {x.size}; got shape {values.shape!r}"
@@ -221,10 +270,12 @@ def plot_depth_profile(result, name: str = "preact_std", *, prediction=None, ax=
     TypeError
         If ``result`` has no per-layer values or ``prediction`` is not an ndarray.
     ValueError
-        If ``prediction`` does not have one value per layer.
+        If ``prediction`` does not have one value per layer, or ``color`` is not a
+        Matplotlib colour.
     """
     if not hasattr(result, "values") or not hasattr(result, "layers"):
         raise TypeError(f"result must be a ProbeResult; got {type(result).__name__}")
+    _check_line_style(color)
     ax = _axes(ax)
     if color is None:
         color = SCHEME_COLORS.get(result.scheme)
@@ -266,7 +317,8 @@ def plot_histograms(result, *, kind: str = "preact", axes=None, color=None, seed
         If ``result`` is not a probe result, ``seed`` not an integer, or ``axes`` holds
         something other than Axes.
     ValueError
-        If ``kind`` is unknown, ``seed`` out of range, the probe recorded no histograms
+        If ``kind`` is unknown, ``color`` not a Matplotlib colour, ``seed`` out of
+        range, the probe recorded no histograms
         (``hist_layers=[]``), or the number of Axes differs from the number of histogram
         layers.
     """
@@ -274,6 +326,7 @@ def plot_histograms(result, *, kind: str = "preact", axes=None, color=None, seed
                                              "hist_edges", "scheme")):
         raise TypeError(f"result must be a ProbeResult; got {type(result).__name__}")
     check_choice("kind", kind, ("preact", "act"))
+    _check_line_style(color)
     if len(result.hist_layers) == 0:
         raise ValueError(
             "result has no histograms to draw: the probe ran with hist_layers=[]; probe "

@@ -47,6 +47,7 @@ from .variance import Activation, _check_widths, as_activation
 
 __all__ = [
     "ProbeResult", "DEFAULT_HIST_EDGES", "SATURATION_THRESHOLD", "MAX_PROBE_BYTES",
+    "MAX_PROBE_SEEDS", "MAX_PROBE_WORK",
     "sample_weights", "propagate", "probe_stack", "layers_until_out_of_range",
 ]
 
@@ -66,6 +67,21 @@ SATURATION_THRESHOLD = 0.97
 #: width 1024, batch 1024 with backward is about 0.8 GiB in float32); it turns a typo such
 #: as a width of 10**9 into a clear error instead of an attempt to allocate terabytes.
 MAX_PROBE_BYTES = 2**31
+
+#: The most seeds one probe may run (10,000): a band over seeds needs tens to hundreds, and
+#: at 10,000 a quantile's sampling error is already below 1 % of the spread; each seed
+#: costs a fixed overhead (drawing, statistics, histograms) however small the stack.
+MAX_PROBE_SEEDS = 10_000
+
+#: The most work (10**12 units) a probe may do, estimated before it starts as
+#: ``n_seeds * batch_size * sum_l n_l * (k * n_(l-1) + 100)``: the multiply-adds of the
+#: matrix products (``k = 1`` forward, ``k = 3`` with backward, which adds ``G @ W_l`` and
+#: ``G.T @ x_(l-1)``), plus about 100 per value for the statistics and histograms of
+#: each layer (measured: they cost as much as a product with 100 inputs).  At a few
+#: 10**9 units per second this is minutes; the largest probe of the course, the explorer
+#: widget at depth 100, width 1024 and batch 256 with backward, is about 8 * 10**10.
+MAX_PROBE_WORK = 10**12
+_STATISTICS_COST = 100
 
 _FORWARD_FIELDS = (
     "preact_mean", "preact_std", "preact_second_moment", "nonfinite_fraction",
@@ -604,11 +620,40 @@ def _check_memory(widths, batch_size, n_seeds, options: _Options, dtype: np.dtyp
         values += n_seeds * batch_size * outputs
     held = values * dtype.itemsize
     if held > MAX_PROBE_BYTES:
+        # Advice from the arguments actually given: only switches that are on, and the
+        # terms that hold most of the memory.
+        advice = ["fewer or narrower layers"]
+        if batch_size > 1:
+            advice.append("a smaller batch_size")
+        if options.keep_activations:
+            advice.append("keep_activations=False" + (" or fewer n_seeds" if n_seeds > 1
+                                                      else ""))
+        if options.backward:
+            advice.append("backward=False (the backward pass keeps every weight and "
+                          "pre-activation)")
         raise ValueError(
             f"the probe would hold about {held / 2**30:.3g} GiB (widths={_short(widths)}, "
-            f"batch_size={batch_size}, n_seeds={n_seeds}, dtype={dtype.name}), above "
-            f"MAX_PROBE_BYTES = {MAX_PROBE_BYTES / 2**30:g} GiB; use smaller widths or "
-            "batch, or keep_activations=False"
+            f"batch_size={batch_size}, n_seeds={n_seeds}, dtype={dtype.name}, "
+            f"backward={options.backward}, keep_activations={options.keep_activations}), "
+            f"above MAX_PROBE_BYTES = {MAX_PROBE_BYTES / 2**30:g} GiB; use "
+            + ", or ".join(advice)
+        )
+
+
+def _check_work(widths, batch_size, n_seeds, options: _Options) -> None:
+    """Refuse a probe above :data:`MAX_PROBE_SEEDS` seeds or :data:`MAX_PROBE_WORK`."""
+    if n_seeds > MAX_PROBE_SEEDS:
+        raise ValueError(f"n_seeds must be at most MAX_PROBE_SEEDS = {MAX_PROBE_SEEDS}; got "
+                         f"{n_seeds!r} (a band over seeds needs tens to hundreds)")
+    products = 3 if options.backward else 1
+    per_row = sum(n * (products * m + _STATISTICS_COST) for m, n in zip(widths, widths[1:]))
+    work = n_seeds * batch_size * per_row
+    if work > MAX_PROBE_WORK:
+        raise ValueError(
+            f"the probe would do about {work:.3g} units of work (n_seeds={n_seeds} x "
+            f"batch_size={batch_size} x {per_row:.3g} per row for widths={_short(widths)}, "
+            f"backward={options.backward}), above MAX_PROBE_WORK = {MAX_PROBE_WORK:.0e}; "
+            "use fewer seeds, a smaller batch_size, or fewer or narrower layers"
         )
 
 
@@ -697,7 +742,8 @@ def propagate(weights: Sequence[np.ndarray], inputs: np.ndarray, activation="rel
         2-D real array, or an option has the wrong kind.
     ValueError
         If the shapes do not chain, ``inputs`` or a weight holds NaN or infinity, an
-        option is out of its domain, or the probe would exceed :data:`MAX_PROBE_BYTES`.
+        option is out of its domain, or the probe would exceed :data:`MAX_PROBE_BYTES`
+        or :data:`MAX_PROBE_WORK`.
 
     Notes
     -----
@@ -728,6 +774,7 @@ def propagate(weights: Sequence[np.ndarray], inputs: np.ndarray, activation="rel
     options = _options(activation, negative_slope, final_activation, backward,
                        keep_activations, hist_edges, hist_units, hist_layers,
                        hist_sample_size, widths, inputs.shape[0])
+    _check_work(widths, inputs.shape[0], 1, options)
     _check_memory(widths, inputs.shape[0], 1, options, weights[0].dtype)
     grad_rng = as_rng(rng)
     with np.errstate(all="ignore"):     # the cast may overflow, e.g. float64 into float16
@@ -761,7 +808,8 @@ def probe_stack(widths, scheme="kaiming_normal", activation="relu", *, gain: flo
         Used by ``'leaky_relu'``.
     batch_size : int, default 256
     n_seeds : int, default 1
-        Independent repetitions, the rows of every result array (for bands).
+        Independent repetitions, the rows of every result array (for bands); at most
+        :data:`MAX_PROBE_SEEDS`.
     rng : None, int or numpy.random.Generator
     dtype : floating dtype, default float32
     final_activation, backward, keep_activations, hist_edges, hist_units, hist_layers,
@@ -776,8 +824,9 @@ def probe_stack(widths, scheme="kaiming_normal", activation="relu", *, gain: flo
     ------
     TypeError, ValueError
         For invalid arguments (the message names the argument).  ValueError also when
-        the probe would hold more than :data:`MAX_PROBE_BYTES` at once (checked before
-        anything is drawn).
+        the probe would hold more than :data:`MAX_PROBE_BYTES` at once, run more than
+        :data:`MAX_PROBE_SEEDS` seeds or do more than :data:`MAX_PROBE_WORK` (checked
+        before anything is drawn; the message gives the estimate).
 
     Notes
     -----
@@ -809,6 +858,7 @@ def probe_stack(widths, scheme="kaiming_normal", activation="relu", *, gain: flo
     options = _options(activation, negative_slope, final_activation, backward,
                        keep_activations, hist_edges, hist_units, hist_layers,
                        hist_sample_size, widths, batch_size)
+    _check_work(widths, batch_size, n_seeds, options)
     _check_memory(widths, batch_size, n_seeds, options, dtype)
     runs = []
     with np.errstate(all="ignore"):

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_choice, check_real
+from ._validation import check_choice, check_real, warn_suspicious
 
 __all__ = [
     "Activation", "ACTIVATIONS", "SELU_ALPHA", "SELU_SCALE",
@@ -68,6 +68,10 @@ __all__ = [
 #: SELU's constants (Klambauer et al. 2017), as in ``torch.nn.SELU``.
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
+
+# The default negative_slope of every function here (PyTorch's); another value is
+# warned about when the activation ignores it.
+_DEFAULT_NEGATIVE_SLOPE = 0.01
 
 #: The named activations.  ``'linear'`` is an alias of ``'identity'``.
 ACTIVATIONS = ("relu", "leaky_relu", "identity", "linear", "tanh", "sigmoid", "gelu", "selu")
@@ -208,7 +212,7 @@ def get_activation(name: str, negative_slope: float = 0.01) -> Activation:
         ``x Phi(x)``; ``'selu'`` uses :data:`SELU_ALPHA` and :data:`SELU_SCALE`.
     negative_slope : real, default 0.01
         The slope ``a`` of ``'leaky_relu'`` for ``x < 0`` (PyTorch's default).  Ignored by
-        the other activations.
+        the other activations, with a warning when it is not the default.
 
     Returns
     -------
@@ -220,6 +224,12 @@ def get_activation(name: str, negative_slope: float = 0.01) -> Activation:
         If ``name`` is not a string or ``negative_slope`` not a real number.
     ValueError
         If ``name`` is unknown or ``negative_slope`` not finite.
+
+    Warns
+    -----
+    SuspiciousInputWarning
+        If ``negative_slope`` is not the default 0.01 for an activation other than
+        ``'leaky_relu'``, which ignores it (as ``kaiming_lib.init`` warns for ``a``).
 
     Notes
     -----
@@ -236,6 +246,10 @@ def get_activation(name: str, negative_slope: float = 0.01) -> Activation:
     """
     check_choice("activation", name, ACTIVATIONS)
     slope = check_real("negative_slope", negative_slope)
+    if name != "leaky_relu" and slope != _DEFAULT_NEGATIVE_SLOPE:
+        warn_suspicious(f"negative_slope={negative_slope!r} is ignored with activation="
+                        f"{name!r}; only 'leaky_relu' takes a negative slope (pass "
+                        "activation='leaky_relu', or drop negative_slope)")
     if name in ("relu", "leaky_relu"):
         slope = 0.0 if name == "relu" else slope
         return Activation(name, _Rectifier(slope), _RectifierDerivative(slope), (0.0,), slope)
@@ -255,6 +269,7 @@ def as_activation(activation, negative_slope: float = 0.01) -> Activation:
     """Turn a name, an :class:`Activation` or a plain callable into an :class:`Activation`.
 
     A plain callable ``phi`` becomes an activation without a derivative and without kinks.
+    ``negative_slope`` is used by ``'leaky_relu'`` only.
 
     Raises
     ------
@@ -263,6 +278,13 @@ def as_activation(activation, negative_slope: float = 0.01) -> Activation:
     ValueError
         If a name is unknown.
 
+    Warns
+    -----
+    SuspiciousInputWarning
+        If ``negative_slope`` is not the default 0.01 and the activation ignores it: a
+        name other than ``'leaky_relu'``, an Activation (which carries its own slope) or
+        a plain callable.
+
     Examples
     --------
     >>> as_activation('tanh').name
@@ -270,10 +292,18 @@ def as_activation(activation, negative_slope: float = 0.01) -> Activation:
     >>> as_activation(np.sin).derivative is None
     True
     """
-    if isinstance(activation, Activation):
-        return activation
     if isinstance(activation, str):
         return get_activation(activation, negative_slope)
+    if isinstance(activation, Activation) or callable(activation):
+        slope = check_real("negative_slope", negative_slope)
+        if slope != _DEFAULT_NEGATIVE_SLOPE:
+            kind = "an Activation" if isinstance(activation, Activation) else "a plain callable"
+            warn_suspicious(f"negative_slope={negative_slope!r} is ignored with {kind} "
+                            f"activation ({getattr(activation, 'name', None) or activation!r:.40}"
+                            "); only activation='leaky_relu' takes a negative slope (drop "
+                            "negative_slope, or build the Activation with the slope it needs)")
+    if isinstance(activation, Activation):
+        return activation
     if callable(activation):
         return Activation(getattr(activation, "__name__", "custom"), activation)
     raise TypeError(
@@ -465,14 +495,15 @@ class Moments:
         ``E[phi(z)]``.
     second_moment : float
         ``E[phi(z)^2]``.
-    derivative_second_moment : float
-        ``E[phi'(z)^2]`` (NaN when the derivative is unknown).
+    derivative_second_moment : float or None
+        ``E[phi'(z)^2]``; None when the derivative is unknown (a plain callable):
+        it is never estimated by differencing the function.
     """
 
     q: float
     mean: float
     second_moment: float
-    derivative_second_moment: float
+    derivative_second_moment: float | None
 
     @property
     def variance(self) -> float:
@@ -574,7 +605,7 @@ def _quadrature_moments(activation: Activation, q: float, *, strict: bool = True
     else:
         second = moment(lambda z: phi(z) ** 2, "phi(z)^2")
     if activation.derivative is None:
-        slope = math.nan
+        slope = None
     else:
         slope = moment(lambda z: activation.derivative(z) ** 2, "phi'(z)^2")
     return Moments(q, mean, second, slope)
@@ -588,7 +619,8 @@ def activation_moments(activation, q: float = 1.0, *, negative_slope: float = 0.
     ----------
     activation : str, Activation or callable
         A name of :data:`ACTIVATIONS`, an :class:`Activation`, or a plain callable
-        (whose derivative moment is then NaN).
+        (``derivative_second_moment`` is then None: wrap it as
+        ``Activation(name, function, derivative)`` to get it).
     q : non-negative real, default 1.0
         The variance of the pre-activation.
     negative_slope : real, default 0.01
@@ -787,20 +819,22 @@ def gain_table(q: float = 1.0, *, negative_slope: float = 0.01,
     from .init import calculate_gain  # a light import: init does not import matplotlib
 
     q = check_real("q", q, positive=True)
+    check_real("negative_slope", negative_slope)
     if isinstance(activations, str) or not isinstance(activations, (Sequence, np.ndarray)):
         raise TypeError(f"activations must be a sequence of names; got {activations!r}")
     rows = []
     for name in activations:
         check_choice("activations", name, ACTIVATIONS)
-        gain = preserving_gain(name, q, negative_slope=negative_slope)
         framework_name = _FRAMEWORK_NAMES.get(name)
         slope = negative_slope if framework_name == "leaky_relu" else None   # others ignore it
+        leaky = _DEFAULT_NEGATIVE_SLOPE if slope is None else slope
+        gain = preserving_gain(name, q, negative_slope=leaky)
         framework = (float(calculate_gain(framework_name, slope))
                      if framework_name else math.nan)
         rows.append({
             "activation": name, "preserving_gain": gain, "framework_gain": framework,
             "ratio": framework / gain,
-            "second_moment": activation_second_moment(name, q, negative_slope=negative_slope),
+            "second_moment": activation_second_moment(name, q, negative_slope=leaky),
         })
     return rows
 
@@ -1055,7 +1089,9 @@ def predict_stack(widths, weight_variance="kaiming_normal", activation="relu", *
         else:
             moments = Moments(q_i, 0.0, q_i, 1.0)
         mean[i], second[i] = moments.mean, moments.second_moment
-        slope[i] = moments.derivative_second_moment
+        # No derivative (a plain callable): the backward prediction is NaN, as documented.
+        d = moments.derivative_second_moment
+        slope[i] = math.nan if d is None else d
         x_second = moments.second_moment
 
     grads = np.empty(n_layers)

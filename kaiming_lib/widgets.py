@@ -31,6 +31,7 @@ Examples
 import base64
 import io
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -271,12 +272,14 @@ def explorer_view(depth: int = 50, width: int = 128, scheme: str = "kaiming_norm
                         batch_size, hist_layer)
     widths = [s["width"]] * (s["depth"] + 1)
     hist_layers = tuple(sorted({1, s["hist_layer"], s["depth"]}))
+    # The slope control keeps its value for every activation; only leaky ReLU is given it
+    # (the others would ignore it, with a warning).
+    slope = {"negative_slope": s["negative_slope"]} if s["activation"] == "leaky_relu" else {}
     result = probe_stack(widths, s["scheme"], s["activation"], gain=s["gain"],
-                         negative_slope=s["negative_slope"], batch_size=s["batch_size"],
+                         **slope, batch_size=s["batch_size"],
                          rng=s["seed"], hist_edges=_HIST_EDGES, hist_layers=hist_layers,
                          hist_sample_size=_HIST_SAMPLE_SIZE)
-    prediction = predict_stack(widths, s["scheme"], s["activation"], gain=s["gain"],
-                               negative_slope=s["negative_slope"])
+    prediction = predict_stack(widths, s["scheme"], s["activation"], gain=s["gain"], **slope)
     first = int(layers_until_out_of_range(result, *RANGE, name="preact_std")[0])
     return ExplorerView(
         settings=s, layers=result.layers, preact_std=result.preact_std[0],
@@ -310,10 +313,12 @@ def _log_axis(ax) -> None:
 
 
 def _check_axes(axes) -> list:
+    allowed = "a sequence of 3 matplotlib Axes (depth profile, histograms, gradients)"
+    if isinstance(axes, (str, bytes)) or not isinstance(axes, (Sequence, np.ndarray)):
+        raise TypeError(f"axes must be {allowed}; got {type(axes).__name__} {axes!r:.60}")
     axes = list(np.ravel(np.asarray(axes, dtype=object)))
     if len(axes) != 3:
-        raise ValueError(f"axes must hold 3 Axes (depth profile, histograms, gradients); "
-                         f"got {len(axes)}")
+        raise ValueError(f"axes must be {allowed}; got {len(axes)} of them")
     for ax in axes:
         if not isinstance(ax, mpl.axes.Axes):
             raise TypeError(f"axes must hold matplotlib Axes; got {type(ax).__name__}")
@@ -408,7 +413,8 @@ def draw_explorer(view: ExplorerView, axes):
     Raises
     ------
     TypeError
-        If ``view`` is not an ExplorerView or ``axes`` holds something else than Axes.
+        If ``view`` is not an ExplorerView, ``axes`` is not a sequence (``None``, a
+        single Axes) or holds something else than Axes.
     ValueError
         If ``axes`` does not hold exactly three Axes.
 
@@ -441,6 +447,20 @@ class Explorer(widgets.VBox):
     Build it with :func:`build_explorer`.  Changing any control recomputes the view and
     redraws the figure (sliders update when released).
 
+    Parameters
+    ----------
+    settings : dict
+        The starting setting: every key of :data:`DEFAULTS` and no other, with values
+        :func:`explorer_view` accepts.
+
+    Raises
+    ------
+    TypeError
+        If ``settings`` is not a dict, or a setting has the wrong kind.
+    ValueError
+        If a key is missing or unknown (the message names them), or a setting is out of
+        its range.
+
     Attributes
     ----------
     controls : dict of str to ipywidgets.ValueWidget
@@ -456,6 +476,7 @@ class Explorer(widgets.VBox):
     """
 
     def __init__(self, settings: dict):
+        settings = _check_settings_dict(settings)
         self.controls = _make_controls(settings)
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.status = widgets.HTML()
@@ -522,6 +543,22 @@ class Explorer(widgets.VBox):
         bundle["image/png"] = base64.b64encode(self.image.value).decode("ascii")
         bundle["text/plain"] = f"Explorer: {self.view.summary()}"
         return bundle
+
+
+def _check_settings_dict(settings) -> dict:
+    """Validate the settings an :class:`Explorer` is built from (every key of DEFAULTS)."""
+    expected = tuple(DEFAULTS)
+    if not isinstance(settings, Mapping):
+        raise TypeError(f"settings must be a dict with the keys {', '.join(expected)}; got "
+                        f"{type(settings).__name__} {settings!r:.60}")
+    missing = [key for key in expected if key not in settings]
+    unknown = [key for key in settings if key not in DEFAULTS]
+    if missing or unknown:
+        problems = ([f"missing {', '.join(map(repr, missing))}"] if missing else []) + \
+            ([f"unknown {', '.join(map(repr, unknown))}"] if unknown else [])
+        raise ValueError(f"settings must have exactly the keys {', '.join(expected)} (see "
+                         f"widgets.DEFAULTS); got {'; '.join(problems)}")
+    return _check_settings(**settings)
 
 
 def _make_controls(s: dict) -> dict:

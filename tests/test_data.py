@@ -3,12 +3,14 @@
 import hashlib
 import math
 import re
+import tracemalloc
 import warnings
 from importlib import resources
 
 import numpy as np
 import pytest
 
+from kaiming_lib import data
 from kaiming_lib.data import (
     ChecksumError, Dataset, load_digits, make_spirals, make_teacher, read_digits_file,
     standardize, stratified_split, verify_sha256,
@@ -317,9 +319,16 @@ BAD_INPUT = [
     (lambda: make_spirals(10**12), ValueError,
      r"n_samples=1000000000000 needs about .* GiB to generate; the limit is MAX_DATA_BYTES"),
     (lambda: make_teacher(10**9, 1000), ValueError,
-     r"n_samples=1000000000 needs about .* GiB to generate"),
-    (lambda: make_teacher(100, 10, hidden_sizes=[10**6]), ValueError,
-     r"n_samples=100 needs about 7.\d+e\+03 GiB"),
+     r"n_samples=1000000000, n_features=1000, .* needs about .* GiB to generate"),
+    # two hidden layers of 10**6: the second weight alone is 10**12 float64 values
+    (lambda: make_teacher(100, 10, hidden_sizes=[10**6, 10**6]), ValueError,
+     r"n_samples=100, n_features=10, hidden_sizes=\[1000000, 1000000\], n_outputs=10 needs "
+     r"about 7.\d+e\+03 GiB"),
+    # more arms than points: the cause is named, not the split it would break
+    (lambda: make_spirals(n_classes=1000), ValueError,
+     r"n_classes must be at most n_samples // 2 = 300, .*got n_classes=1000 for n_samples=600"),
+    (lambda: make_spirals(10, 6), ValueError, r"n_classes must be at most n_samples // 2 = 5"),
+    (lambda: load_digits(path=""), ValueError, r"path must name the digits file .*got ''"),
 ]
 
 
@@ -327,6 +336,43 @@ BAD_INPUT = [
 def test_bad_input_raises_a_clear_error(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_a_folder_or_a_missing_file_as_path_is_named_in_the_error(tmp_path):
+    with pytest.raises(ValueError, match="path must name the digits file .*not a folder; got"):
+        load_digits(path=tmp_path)
+    missing = tmp_path / "nowhere.csv.gz"
+    with pytest.raises(FileNotFoundError, match=f"path {re.escape(repr(str(missing)))} does "
+                                                "not exist"):
+        load_digits(path=str(missing))
+
+
+def test_make_teacher_estimates_a_wide_input_from_its_real_arrays():
+    # 2000 x 10**5 float64 inputs are 1.5 GiB; the weights are 64 x 10**5, not 10**5 x 10**5
+    # (the old estimate claimed 80 GiB).  Estimate: x, the split's float64 copy of the
+    # training rows and its float32 cast, 8 n f + (8 + 4) n f = 20 n f bytes, about 3.7 GiB.
+    estimate = data._teacher_bytes(2000, 10**5, [64, 64], 10, 4)
+    assert 20 * 2000 * 10**5 <= estimate < 21 * 2000 * 10**5
+
+
+@pytest.mark.parametrize("n_samples, n_features, hidden_sizes, n_outputs, task", [
+    (2000, 20, (64, 64), 10, "classification"),
+    (1000, 500, (32,), 5, "classification"),
+    (300, 20, (128,) * 6, 4, "classification"),
+    (1500, 30, (), 3, "regression"),
+])
+def test_make_teacher_memory_estimate_is_within_a_factor_two_of_the_traced_peak(
+        n_samples, n_features, hidden_sizes, n_outputs, task):
+    kwargs = dict(hidden_sizes=hidden_sizes, task=task, rng=0)
+    make_teacher(n_samples, n_features, n_outputs, **kwargs)      # warm caches first
+    tracemalloc.start()
+    try:
+        make_teacher(n_samples, n_features, n_outputs, **kwargs)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = data._teacher_bytes(n_samples, n_features, list(hidden_sizes), n_outputs, 4)
+    assert peak / 2 <= estimate <= 2 * peak, (estimate, peak)
 
 
 def test_standardize_warns_on_a_single_training_row_and_leaves_it_unscaled():

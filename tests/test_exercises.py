@@ -7,6 +7,7 @@ each checker is meant to recognise, plus one it does not know, which must still 
 import importlib.util
 import math
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,8 @@ def test_a_wrong_answer_fails_with_a_hint_that_does_not_give_the_answer(checker,
     (lambda *args: True, "should return a number"),
     (lambda *args: float("nan"), "not a finite number"),
     (lambda *args: 1 / 0, "raised ZeroDivisionError"),
+    (lambda *args: "0.1", "it returned str '0.1'"),
+    (lambda *args: np.ones(3), r"it returned an ndarray of dtype float64 and shape (3,)"),
 ])
 def test_an_answer_that_breaks_is_reported_not_raised(answer, fragment):
     feedback = exercises.check_uniform_bound(answer)
@@ -103,6 +106,56 @@ def test_an_answer_that_breaks_is_reported_not_raised(answer, fragment):
 def test_the_fans_checker_reports_a_function_that_returns_the_wrong_thing():
     assert "should return (fan_in, fan_out)" in exercises.check_fans(lambda s: (1, 2, 3)).message
     assert "should return two integers" in exercises.check_fans(lambda s: None).message
+    # a string of two digits is not two integers, though tuple(int(c) for c in "12") is
+    assert "it returned str '12'" in exercises.check_fans(lambda s: "12").message
+    assert "it returned (3.5, 2)" in exercises.check_fans(lambda s: (3.5, 2)).message
+
+
+def _zero_before(a, b):
+    a[...] = 0.0                # writes into W_before, then returns a number
+    return 0.0
+
+
+def _zero_batch(W, x):
+    x *= 0.0
+    return W / (x @ W.T).std()
+
+
+@pytest.mark.parametrize("checker, answer, name", [
+    (exercises.check_update_ratio, _zero_before, "W_before"),
+    (exercises.check_update_ratio, lambda a, b: (b.__isub__(a), 1e-3)[1], "W_after"),
+    (exercises.check_lsuv_step, _zero_batch, "x"),
+])
+def test_every_array_checker_reports_an_answer_that_changes_its_inputs(checker, answer, name):
+    # Under the suite's filterwarnings=error a stray divide-by-zero RuntimeWarning (from
+    # the checker's formulas evaluated on zeroed inputs, say) would fail this test.
+    feedback = checker(answer)
+    assert not feedback.passed
+    assert f"it changed {name} in place" in feedback.message, feedback.message
+
+
+@pytest.mark.parametrize("checker, answer", [
+    (exercises.check_update_ratio, lambda a, b: np.linalg.norm(b - a) / np.linalg.norm(0 * a)),
+    (exercises.check_lsuv_step, lambda W, x: W / 0.0),
+    (exercises.check_uniform_bound, lambda s: np.float64(s) / np.float64(0.0)),
+    (exercises.check_std_after, lambda L, n, s: np.exp(np.float64(1e4))),
+])
+def test_an_answer_that_divides_by_zero_or_overflows_warns_nothing_and_fails(checker, answer):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        feedback = checker(answer)
+    assert not feedback.passed and "finite" in feedback.message, feedback.message
+
+
+@pytest.mark.parametrize("returned, shown", [
+    ("x", "it returned str 'x'; expected an ndarray of real numbers of shape (32, 64)"),
+    (None, "it returned None; expected an ndarray"),
+    ([[1.0]], "it returned list; expected an ndarray"),
+    (np.array(["a"]), "it returned an ndarray of dtype <U1 and shape (1,); expected"),
+])
+def test_the_lsuv_checker_reports_a_wrong_return_type_as_such(returned, shown):
+    message = exercises.check_lsuv_step(lambda W, x: returned).message
+    assert shown in message and "raised" not in message, message
 
 
 @pytest.mark.parametrize("checker", [r[0] for r in REFERENCES], ids=[r[2] for r in REFERENCES])

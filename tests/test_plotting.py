@@ -63,6 +63,12 @@ def test_plot_band_leaves_out_points_a_log_axis_cannot_show():
      "band must be one of 'range', 'quartiles'; got 'sd'"),
     ({"x": np.arange(2), "values": np.ones((2, 2)), "ax": "left"}, TypeError,
      "ax must be a matplotlib Axes or None; got str"),
+    ({"x": np.arange(2), "values": np.ones((2, 2)), "color": "notacolor"}, ValueError,
+     "color must be None or a Matplotlib colour .*got 'notacolor'"),
+    ({"x": np.arange(2), "values": np.ones((2, 2)), "linestyle": "~"}, ValueError,
+     "linestyle must be one of '-', '--'.*got '~'"),
+    ({"x": np.arange(2), "values": np.ones((2, 2)), "linestyle": 3}, ValueError,
+     "linestyle must be one of .*got 3"),
 ])
 def test_plot_band_rejects_bad_input(kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -149,6 +155,7 @@ def test_plot_histograms_of_a_probe_without_histograms_says_how_to_get_them(hist
     ({"kind": "grad"}, ValueError, "kind must be one of 'preact', 'act'; got 'grad'"),
     ({"axes": ["left", "right"]}, TypeError, "axes must hold matplotlib Axes; got str"),
     ({"axes": [1, 2]}, TypeError, "axes must hold matplotlib Axes; got int"),
+    ({"color": "notacolor"}, ValueError, "color must be None or a Matplotlib colour"),
 ])
 def test_plot_histograms_rejects_bad_input(probe_with_histograms, kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -191,6 +198,31 @@ def test_save_figure_rejects_a_name_that_is_not_a_plain_stem(name, tmp_path):
     fig, _ = plt.subplots()
     with pytest.raises(ValueError, match="name must be non-empty letters"):
         plotting.save_figure(fig, name, directory=tmp_path)
+
+
+def test_save_figure_rejects_a_name_longer_than_the_documented_limit(tmp_path):
+    fig, _ = plt.subplots()
+    with pytest.raises(ValueError, match="name must be at most 100 characters; got 300"):
+        plotting.save_figure(fig, "x" * 300, directory=tmp_path)
+    assert plotting.save_figure(fig, "x" * 100, directory=tmp_path)[0].name == "x" * 100 + ".png"
+
+
+def test_save_figure_refuses_a_directory_that_is_a_file(tmp_path):
+    fig, _ = plt.subplots()
+    existing = tmp_path / "notes.txt"
+    existing.write_text("not a folder")
+    with pytest.raises(ValueError, match="directory must be a folder; got '.*notes.txt'"):
+        plotting.save_figure(fig, "x", directory=existing)
+
+
+def test_save_figure_creates_one_missing_level_but_never_a_tree(tmp_path):
+    fig, _ = plt.subplots()
+    written = plotting.save_figure(fig, "x", directory=tmp_path / "new")
+    assert [p.parent for p in written] == [tmp_path / "new"] * 2
+    deep = tmp_path / "missing" / "deep"
+    with pytest.raises(ValueError, match="whose parent '.*missing' is not a folder"):
+        plotting.save_figure(fig, "x", directory=deep)
+    assert not (tmp_path / "missing").exists()
 
 
 def test_save_figure_rejects_a_directory_that_is_not_a_path():

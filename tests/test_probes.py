@@ -25,7 +25,7 @@ import math
 import numpy as np
 import pytest
 
-from kaiming_lib.init import SCHEMES
+from kaiming_lib.init import SCHEMES, SuspiciousInputWarning
 from kaiming_lib.probes import (
     DEFAULT_HIST_EDGES, layers_until_out_of_range, probe_stack, propagate, sample_weights,
 )
@@ -596,6 +596,12 @@ BAD_PROBES = [
     ({"batch_size": 0}, ValueError, "batch_size must be at least 1; got 0"),
     ({"batch_size": 2.5}, TypeError, "batch_size must be an integer; got 2.5"),
     ({"n_seeds": 0}, ValueError, "n_seeds must be at least 1; got 0"),
+    ({"n_seeds": 10**6}, ValueError,
+     "n_seeds must be at most MAX_PROBE_SEEDS = 10000; got 1000000"),
+    # 10**4 seeds x batch 10**4 rows x 100 layers x 8 x (3 x 8 + 100) = 9.92e12 units
+    ({"widths": [8] * 101, "batch_size": 10**4, "n_seeds": 10**4}, ValueError,
+     r"the probe would do about 9.9\de\+12 units of work \(n_seeds=10000 x "
+     r"batch_size=10000 .*above MAX_PROBE_WORK = 1e\+12"),
     ({"gain": 0.0}, ValueError, "gain must be positive; got 0.0"),
     ({"gain": -1}, ValueError, "gain must be positive; got -1.0"),
     ({"gain": math.nan}, ValueError, "gain must be finite; got nan"),
@@ -691,6 +697,36 @@ def test_every_registered_scheme_probes_without_warnings():
     for name in SCHEMES:
         result = probe_stack([16, 12, 8], name, "relu", batch_size=8, rng=0)
         assert result.scheme == name and result.preact_std.shape == (1, 2)
+
+
+def test_the_work_estimate_counts_products_and_per_value_statistics():
+    # Estimate per row: sum_l n_l (k n_(l-1) + 100); for [1000, 1000] forward only that is
+    # 1000 * 1100 = 1.1e6, so 10**6 rows (10**4 seeds of 100) are 1.1e12 > 10**12 ...
+    with pytest.raises(ValueError, match=r"about 1\.1e\+12 units of work .*1\.1e\+06 per row"):
+        probe_stack([1000, 1000], batch_size=100, n_seeds=10**4, backward=False,
+                    hist_layers=[], rng=0)
+    # ... and with backward (k = 3) a row costs 1000 * 3100 = 3.1e6, so 4 * 10**5 rows are
+    # 1.24e12, refused before anything is drawn.
+    with pytest.raises(ValueError, match=r"about 1\.24e\+12 units of work"):
+        probe_stack([1000, 1000], batch_size=400, n_seeds=10**3, rng=0)
+
+
+def test_memory_advice_names_only_switches_that_are_on():
+    # [64] * 100000 with the default backward=True keeps 10**5 weights and pre-activations;
+    # keep_activations is already False, so the error must not suggest it.
+    with pytest.raises(ValueError, match=r"backward=False") as info:
+        probe_stack([64] * 100_000, rng=0, hist_layers=[])
+    assert "keep_activations=False" not in str(info.value).split("; use ")[1]
+    with pytest.raises(ValueError, match=r"keep_activations=False or fewer n_seeds") as info:
+        probe_stack([64] * 3, batch_size=10**5, n_seeds=100, keep_activations=True,
+                    backward=False, rng=0)
+    assert "backward=False" not in str(info.value).split("; use ")[1]
+
+
+def test_a_negative_slope_the_activation_ignores_is_warned_about():
+    with pytest.warns(SuspiciousInputWarning, match=r"negative_slope=0.2 is ignored with "
+                                                    r"activation='relu'"):
+        probe_stack([8, 8], "kaiming_normal", "relu", negative_slope=0.2, batch_size=4, rng=0)
 
 
 def test_the_memory_estimate_counts_every_weight_the_backward_pass_keeps():

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from kaiming_lib import variance as V
+from kaiming_lib._validation import SuspiciousInputWarning
 from kaiming_lib.init import calculate_gain
 
 # SELU's constants, from Klambauer et al. (2017), typed here rather than read from the module.
@@ -276,10 +277,51 @@ def test_sigmoid_mean_is_one_half_by_symmetry():
         assert V.activation_mean("sigmoid", q) == pytest.approx(0.5, abs=1e-14)
 
 
-def test_moments_of_a_plain_callable_have_nan_derivative_moment():
+def test_moments_of_a_plain_callable_have_no_derivative_moment_not_a_silent_nan():
     m = V.activation_moments(lambda z: z**2, 2.0)
     assert m.second_moment == pytest.approx(3 * 2.0**2, rel=1e-13)
-    assert math.isnan(m.derivative_second_moment)
+    assert m.derivative_second_moment is None
+    # np.tanh passed as a function is a plain callable too: its derivative is unknown, and
+    # the named 'tanh' is the way to get E[phi'(z)^2] = E[(1 - tanh(z)^2)^2].
+    assert V.activation_moments(np.tanh).derivative_second_moment is None
+    assert V.activation_moments("tanh").derivative_second_moment > 0
+    with pytest.raises(ValueError, match="activation 'tanh' has no derivative"):
+        V.derivative_second_moment(np.tanh)
+
+
+def test_a_stack_of_a_plain_callable_predicts_nan_gradients_as_documented():
+    p = V.predict_stack([16, 16, 16], "kaiming_normal", np.tanh)
+    assert np.all(np.isfinite(p.preact_second_moment))
+    assert np.all(np.isnan(p.input_grad_variance))
+
+
+IGNORED_SLOPES = [
+    lambda: V.predict_stack([10, 10], negative_slope=2),
+    lambda: V.predict_stack([10, 10], activation="tanh", negative_slope=0.2),
+    lambda: V.activation_moments("relu", negative_slope=0.2),
+    lambda: V.activation_second_moment("gelu", negative_slope=0.3),
+    lambda: V.preserving_gain("relu", negative_slope=0.5),
+    lambda: V.forward_product([4, 4, 4], activation="relu", negative_slope=0.2),
+    lambda: V.get_activation("identity", 0.5),
+    lambda: V.as_activation(V.get_activation("leaky_relu", 0.2), negative_slope=0.3),
+    lambda: V.activation_moments(np.sin, negative_slope=0.3),
+]
+
+
+@pytest.mark.parametrize("call", IGNORED_SLOPES)
+def test_a_negative_slope_the_activation_ignores_is_warned_about(call):
+    with pytest.warns(SuspiciousInputWarning, match=r"negative_slope=.* is ignored with"):
+        call()
+
+
+def test_a_slope_the_activation_uses_or_the_default_gives_no_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        leaky = V.predict_stack([10, 10], activation="leaky_relu", negative_slope=2)
+        V.predict_stack([10, 10], activation="relu")
+        V.gain_table(negative_slope=0.2)
+    # With slope 2, E[phi(z)^2] = (1 + 4) / 2 q: the slope was used.
+    assert leaky.act_second_moment[0] == 2.5 * leaky.preact_second_moment[0]
 
 
 # -- gains ------------------------------------------------------------------------------------
@@ -342,8 +384,9 @@ def test_preserving_gain_squared_times_second_moment_is_q(name, q):
 def test_preserving_gain_makes_q_a_fixed_point_of_the_stack(name, q):
     # Var[w] = gain^2 / fan_in ('lecun_normal' = 1 / fan_in, times gain^2); an input second
     # moment of q / gain^2 makes q_1 = n_0 Var[w] E[x_0^2] = q, and then every q_l = q.
-    gain = V.preserving_gain(name, q, negative_slope=0.2)
-    p = V.predict_stack([40, 70, 25, 90, 60], "lecun_normal", name, negative_slope=0.2,
+    slope = {"negative_slope": 0.2} if name == "leaky_relu" else {}
+    gain = V.preserving_gain(name, q, **slope)
+    p = V.predict_stack([40, 70, 25, 90, 60], "lecun_normal", name, **slope,
                         gain=gain, input_second_moment=q / gain**2)
     np.testing.assert_allclose(p.preact_second_moment, q, rtol=1e-12)
 

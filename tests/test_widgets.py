@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from kaiming_lib import init
 from kaiming_lib.widgets import (
-    ACTIVATIONS, BOUNDS, MAX_EXPLORER_BYTES, Explorer, ExplorerView, build_explorer,
+    ACTIVATIONS, BOUNDS, DEFAULTS, MAX_EXPLORER_BYTES, Explorer, ExplorerView, build_explorer,
     draw_explorer, explorer_memory_bytes, explorer_view,
 )
 
@@ -194,8 +194,13 @@ def test_draw_explorer_leaves_out_values_a_log_axis_cannot_show():
 
 def test_draw_explorer_rejects_bad_arguments():
     view = explorer_view(**SMALL)
-    with pytest.raises(ValueError, match="axes must hold 3 Axes .*; got 2"):
+    with pytest.raises(ValueError, match="axes must be a sequence of 3 matplotlib Axes .*; "
+                                         "got 2 of them"):
         draw_explorer(view, _three_axes()[:2])
+    with pytest.raises(TypeError, match="axes must be a sequence of 3 .*; got NoneType None"):
+        draw_explorer(view, None)
+    with pytest.raises(TypeError, match="axes must be a sequence of 3 .*; got Axes"):
+        draw_explorer(view, _three_axes()[0])
     with pytest.raises(TypeError, match="axes must hold matplotlib Axes; got str"):
         draw_explorer(view, ["a", "b", "c"])
     with pytest.raises(TypeError, match="view must be an ExplorerView; got dict"):
@@ -203,6 +208,19 @@ def test_draw_explorer_rejects_bad_arguments():
 
 
 # -- the widget --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("settings, error, match", [
+    ({}, ValueError, "settings must have exactly the keys depth, .*; got missing 'depth', "
+                     "'width', "),
+    ({**DEFAULTS, "depht": 5}, ValueError, "got unknown 'depht'"),
+    ({k: v for k, v in DEFAULTS.items() if k != "seed"}, ValueError, "got missing 'seed'$"),
+    ({**DEFAULTS, "depth": 0}, ValueError, r"depth must be an integer in \[1, 100\]; got 0"),
+    (None, TypeError, "settings must be a dict with the keys depth, .*; got NoneType None"),
+])
+def test_explorer_names_the_settings_it_cannot_use(settings, error, match):
+    with pytest.raises(error, match=match):
+        Explorer(settings)
+
 
 def test_explorer_builds_with_its_controls_and_a_png():
     explorer = build_explorer(**SMALL)
