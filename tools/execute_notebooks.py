@@ -17,9 +17,8 @@ import time
 from pathlib import Path
 
 import nbformat
-from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
-from traitlets import default
+from traitlets.config import Config
 from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -32,24 +31,6 @@ def _drop_widget_views(nb) -> None:
             output.get("data", {}).pop(WIDGET_VIEW, None)
 
 
-def _unix_socket_manager(prefix: str) -> type:
-    """A kernel manager class whose kernels use Unix sockets named ``prefix-N``.
-
-    nbclient creates (and, at the end, shuts down) the kernel itself from this class.
-    """
-
-    class UnixSocketKernelManager(KernelManager):
-        @default("transport")
-        def _default_transport(self):
-            return "ipc"
-
-        @default("ip")
-        def _default_ip(self):
-            return prefix
-
-    return UnixSocketKernelManager
-
-
 def execute(path: Path, inplace: bool, timeout: int) -> float:
     """Run one notebook in a new kernel; write it back when ``inplace``; return seconds."""
     nb = nbformat.read(path, as_version=4)
@@ -58,7 +39,8 @@ def execute(path: Path, inplace: bool, timeout: int) -> float:
     with tempfile.TemporaryDirectory(prefix="kaiming-kernel-") as sockets:
         client = NotebookClient(
             nb,
-            kernel_manager_class=_unix_socket_manager(os.path.join(sockets, "ipc")),
+            config=Config({"KernelManager": {"transport": "ipc",
+                                             "ip": os.path.join(sockets, "ipc")}}),
             timeout=timeout,
             kernel_name="python3",
             resources={"metadata": {"path": str(path.parent)}},
