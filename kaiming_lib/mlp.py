@@ -165,6 +165,19 @@ class MLP:
                 f"dtype={self.dtype})")
 
 
+def _check_net(net) -> None:
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be an MLP; got {type(net).__name__}")
+
+
+def _check_layer_inputs(inputs, *, non_empty: bool = False) -> None:
+    """Check that ``inputs`` is a list (of arrays), as :func:`forward` returns it."""
+    if (isinstance(inputs, np.ndarray) or not isinstance(inputs, Sequence)
+            or (non_empty and not inputs)):
+        raise TypeError(f"inputs must be the list of layer inputs that forward returns; got "
+                        f"{type(inputs).__name__}")
+
+
 def _check_weights(weights) -> list:
     if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or not weights:
         raise TypeError(f"weights must be a non-empty list of 2-D ndarrays; got {weights!r:.80}")
@@ -316,8 +329,7 @@ class Workspace:
     """
 
     def __init__(self, net: "MLP", batch_size: int):
-        if not isinstance(net, MLP):
-            raise TypeError(f"net must be an MLP; got {type(net).__name__}")
+        _check_net(net)
         batch_size = check_int("batch_size", batch_size, minimum=1)
         sizes, dtype = net.layer_sizes, net.dtype
         hidden = sorted(set(sizes[1:-1]))
@@ -446,8 +458,7 @@ def _workspace_for(net: MLP, workspace, n_rows: int) -> Workspace:
 
 
 def _check_input(net: MLP, x, name: str = "x") -> np.ndarray:
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be an MLP; got {type(net).__name__}")
+    _check_net(net)
     check_array(name, x, ndim=2)
     if x.shape[1] != net.layer_sizes[0]:
         raise ValueError(f"{name} must have {net.layer_sizes[0]} columns (the network's input "
@@ -541,11 +552,8 @@ def backward(net: MLP, inputs: list, grad_outputs: np.ndarray,
 
 
 def _check_backward_args(net, inputs, grad_outputs, out) -> None:
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be an MLP; got {type(net).__name__}")
-    if isinstance(inputs, np.ndarray) or not isinstance(inputs, Sequence):
-        raise TypeError(f"inputs must be the list of layer inputs that forward returns; got "
-                        f"{type(inputs).__name__}")
+    _check_net(net)
+    _check_layer_inputs(inputs)
     if len(inputs) != net.n_layers:
         raise ValueError(f"inputs must hold one array per layer ({net.n_layers}); got "
                          f"{len(inputs)}")
@@ -934,9 +942,7 @@ def dead_unit_fraction(inputs: list) -> np.ndarray:
     >>> dead_unit_fraction([np.ones((2, 4)), hidden]).tolist()
     [0.3333333333333333]
     """
-    if isinstance(inputs, np.ndarray) or not isinstance(inputs, Sequence) or not inputs:
-        raise TypeError(f"inputs must be the list of layer inputs that forward returns; got "
-                        f"{type(inputs).__name__}")
+    _check_layer_inputs(inputs, non_empty=True)
     hidden = [check_array(f"inputs[{l}]", a, ndim=2, finite=False)
               for l, a in enumerate(inputs) if l]
     return np.array([float(np.mean(~np.any(a != 0, axis=0))) for a in hidden])
@@ -1089,8 +1095,7 @@ def _update_ratios(net: MLP, before: np.ndarray) -> np.ndarray:
 
 
 def _check_training_args(net, optimizer, batch_size, loss):
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be an MLP; got {type(net).__name__}")
+    _check_net(net)
     if isinstance(optimizer, type):
         raise TypeError(f"optimizer must be an optimizer object, e.g. {optimizer.__name__}(0.01); "
                         f"got the class {optimizer.__name__} itself")
