@@ -44,20 +44,27 @@ MATMUL_GOAL = 1.25
 PAUSE = 0.3  # seconds of idle time before each timed epoch
 
 
-def blas_info() -> dict:
-    """Return NumPy's OpenBLAS thread count and kernel name (None where unknown)."""
+def _openblas(name: str):
+    """Return the function ``scipy_openblas_<name>`` of NumPy's OpenBLAS, or None."""
     import numpy
 
-    libs = glob.glob(os.path.join(os.path.dirname(numpy.__file__) + ".libs", "*openblas*"))
-    for path in libs:
+    for path in glob.glob(os.path.join(os.path.dirname(numpy.__file__) + ".libs",
+                                       "*openblas*")):
         lib = ctypes.CDLL(path)
         for suffix in ("64_", ""):
-            threads = getattr(lib, f"scipy_openblas_get_num_threads{suffix}", None)
-            corename = getattr(lib, f"scipy_openblas_get_corename{suffix}", None)
-            if threads is not None and corename is not None:
-                corename.restype = ctypes.c_char_p
-                return {"threads": int(threads()), "kernel": corename().decode()}
-    return {"threads": os.cpu_count(), "kernel": None}
+            function = getattr(lib, f"scipy_openblas_{name}{suffix}", None)
+            if function is not None:
+                return function
+    return None
+
+
+def blas_info() -> dict:
+    """Return NumPy's OpenBLAS thread count and kernel name (None where unknown)."""
+    threads, corename = _openblas("get_num_threads"), _openblas("get_corename")
+    if threads is None or corename is None:
+        return {"threads": os.cpu_count(), "kernel": None}
+    corename.restype = ctypes.c_char_p
+    return {"threads": int(threads()), "kernel": corename().decode()}
 
 
 def make_data(config):
@@ -79,16 +86,9 @@ def numpy_epoch(net, optimizer, x, y, batch, seed):
 
 def set_threads(threads: int) -> None:
     """Use ``threads`` threads in OpenBLAS, in PyTorch (if installed) and in the trainer."""
-    import numpy
-
-    for path in glob.glob(os.path.join(os.path.dirname(numpy.__file__) + ".libs",
-                                       "*openblas*")):
-        lib = ctypes.CDLL(path)
-        for suffix in ("64_", ""):
-            setter = getattr(lib, f"scipy_openblas_set_num_threads{suffix}", None)
-            if setter is not None:
-                setter(ctypes.c_int(threads))
-                break
+    setter = _openblas("set_num_threads")
+    if setter is not None:
+        setter(ctypes.c_int(threads))
     try:
         import torch
         torch.set_num_threads(threads)
