@@ -10,6 +10,7 @@ Skipped, with the reason, when Chromium or Playwright is missing.  The screensho
 ``tmp_path`` (or to the folder named by ``KAIMING_BROWSER_ARTIFACTS``), never into the tree.
 """
 
+import json
 import os
 import re
 import socket
@@ -70,6 +71,23 @@ def _wait_for_server(url: str, process: subprocess.Popen) -> None:
         except OSError:
             time.sleep(0.25)
     raise TimeoutError(f"JupyterLab did not answer {url} within {SERVER_TIMEOUT} s")
+
+
+def _start_kernel_session(url: str, name: str) -> None:
+    """Start the notebook's kernel through the server's REST API, before the page opens.
+
+    Left to the page, JupyterLab on a loaded machine sometimes starts two kernels for the
+    notebook at once and shuts one down while it still holds it (seen in CI); the page then
+    asks which kernel to use and runs nothing.  With a session already there, it attaches.
+    """
+    body = json.dumps({"path": name, "name": name, "type": "notebook",
+                       "kernel": {"name": "python3"}}).encode()
+    request = urllib.request.Request(f"{url}/api/sessions?token={TOKEN}", data=body,
+                                     method="POST",
+                                     headers={"Content-Type": "application/json"})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # localhost only
+    with opener.open(request, timeout=SERVER_TIMEOUT) as response:
+        assert response.status == 201, response.status
 
 
 @pytest.fixture
@@ -136,9 +154,9 @@ def _run_all(page) -> None:
 def _wait_for_run_all(page, done) -> None:
     """Wait until ``done`` is visible, answering JupyterLab's "Select Kernel" dialog.
 
-    On a loaded machine Run All can reach the notebook before its session has attached the
-    kernel; JupyterLab then asks which kernel to use (seen in CI, with Python 3 (ipykernel)
-    preselected) and runs nothing.  Accept the preselected kernel and run all again.
+    If the page still lost its kernel (see :func:`_start_kernel_session`), JupyterLab asks
+    which kernel to use and runs nothing; clicking its Select button did not bring it back
+    in CI, so reload the page, which attaches to the running session, and run all again.
     """
     select = page.locator(".jp-Dialog", has_text="Select Kernel")
     deadline = time.monotonic() + RUN_TIMEOUT / 1000
@@ -146,8 +164,7 @@ def _wait_for_run_all(page, done) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"Run All did not finish within {RUN_TIMEOUT / 1000:.0f} s")
         if select.is_visible():
-            select.locator(".jp-Dialog-button.jp-mod-accept").click()
-            select.wait_for(state="hidden")
+            page.reload()
             page.wait_for_selector(IDLE)
             _run_all(page)
         page.wait_for_timeout(500)
@@ -161,6 +178,7 @@ def test_explorer_renders_and_follows_the_depth_slider_in_jupyterlab(jupyterlab,
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(STEP_TIMEOUT)
         try:
+            _start_kernel_session(jupyterlab, NOTEBOOK.name)
             page.goto(f"{jupyterlab}/lab/tree/{NOTEBOOK.name}?token={TOKEN}")
             page.wait_for_selector(IDLE)
             _run_all(page)
