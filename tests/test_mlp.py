@@ -533,6 +533,41 @@ def test_train_epoch_returns_a_decreasing_mean_loss(digits):
     assert losses[2] < losses[0]
 
 
+def test_train_epoch_in_a_loop_reuses_its_arrays_and_gives_the_same_result(digits, monkeypatch):
+    # Stale gradients or activations from the previous call must not leak into the next:
+    # the same training with new arrays at every call must give the same network.
+    x, y = digits.x_train[:300], digits.y_train[:300]
+    reused, fresh = init_mlp([64, 32, 32, 10], rng=0), init_mlp([64, 32, 32, 10], rng=0)
+    opt_reused, opt_fresh = SGD(0.05), SGD(0.05)
+    kept = []
+    for epoch in range(3):
+        train_epoch(reused, opt_reused, x, y, batch_size=64, rng=epoch)
+        kept.append(mlp._REUSED[2:])
+    for epoch in range(3):
+        monkeypatch.setattr(mlp, "_REUSED", None)
+        train_epoch(fresh, opt_fresh, x, y, batch_size=64, rng=epoch)
+    assert all(k[0] is kept[0][0] and k[1] is kept[0][1] for k in kept)
+    assert not np.array_equal(reused.params, init_mlp([64, 32, 32, 10], rng=0).params)
+    assert np.array_equal(reused.params, fresh.params)
+
+
+def test_train_epoch_makes_new_arrays_for_another_net_or_batch_size_and_frees_them(digits):
+    import gc
+
+    x, y = digits.x_train[:200], digits.y_train[:200]
+    net, other = init_mlp([64, 16, 10], rng=0), init_mlp([64, 16, 10], rng=1)
+    train_epoch(net, SGD(0.05), x, y, batch_size=50, rng=0)
+    first = mlp._REUSED[3]
+    train_epoch(net, SGD(0.05), x, y, batch_size=40, rng=0)
+    assert mlp._REUSED[3] is not first and mlp._REUSED[3].batch_size == 40
+    second = mlp._REUSED[3]
+    train_epoch(other, SGD(0.05), x, y, batch_size=40, rng=0)
+    assert mlp._REUSED[3] is not second and mlp._REUSED[0]() is other
+    del other
+    gc.collect()
+    assert mlp._REUSED is None                        # nothing is kept for a dead network
+
+
 def test_mse_with_integer_labels_trains_on_one_hot_targets():
     net = init_mlp([3, 2], "zeros", rng=0, dtype=np.float64)
     x, y = _data(np.float64)
