@@ -1069,14 +1069,15 @@ def _run_epoch(net, optimizer, x, targets, batch_size, loss, rng, grads, workspa
     """One shuffled pass over the data; return (mean loss, update ratios of the last full
     step, or None if not measured, whether every loss was finite)."""
     order = rng.permutation(len(x))
-    x, targets = x[order], targets[order]
     n_full = len(x) // batch_size
     measured_step = (n_full - 1 if n_full else 0) if measure_ratios else -1
     total, ratios = 0.0, None
     for step, start in enumerate(range(0, len(x), batch_size)):
-        outputs, inputs = _forward(net, x[start:start + batch_size], workspace)
-        value, grad_outputs = _loss_and_gradient(outputs, targets[start:start + batch_size],
-                                                 loss)
+        # One minibatch gathered at a time (the rows a shuffled copy of the whole set
+        # would give), so no such copy is made.
+        rows = order[start:start + batch_size]
+        outputs, inputs = _forward(net, x[rows], workspace)
+        value, grad_outputs = _loss_and_gradient(outputs, targets[rows], loss)
         if not math.isfinite(value):
             return math.nan, ratios, False
         total += value * len(outputs)
