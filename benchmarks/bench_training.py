@@ -46,7 +46,7 @@ CONFIGS = [
     {"name": "30 layers x 128, batch 128, digits", "depth": 30, "width": 128,
      "batch": 128, "data": "digits", "repeats": 9, "torch_goal": 1.2},
     {"name": "10 layers x 1024, batch 256, synthetic", "depth": 10, "width": 1024,
-     "batch": 256, "data": "teacher", "repeats": 5, "torch_goal": 1.0},
+     "batch": 256, "data": "teacher", "repeats": 9, "torch_goal": 1.0},
 ]
 MATMUL_GOAL = 1.25
 PAUSE = 0.3  # seconds of idle time before each timed epoch
