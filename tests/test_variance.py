@@ -220,6 +220,33 @@ def test_gaussian_expectation_of_a_step_at_a_kink_is_the_normal_cdf():
     assert value == pytest.approx(0.5 * (1 - math.erf(1 / (2 * math.sqrt(2)))), rel=1e-13)
 
 
+def test_gaussian_expectation_warns_when_a_jump_or_kink_is_missing_from_kinks():
+    # Without its kinks the first rule (Gauss-Hermite for q <= 1) misses |z| by 0.2 % and
+    # the indicator of |z| < 1/2 by 10 %; the second estimate exposes both.
+    band = lambda z: (np.abs(z) < 0.5).astype(float)            # noqa: E731
+    for f, exact in ((np.abs, math.sqrt(2 / math.pi)), (band, math.erf(0.5 / math.sqrt(2)))):
+        with pytest.warns(SuspiciousInputWarning, match=r"disagree .* at q=1\.0 .* kinks="):
+            rough = V.gaussian_expectation(f, 1.0)
+        assert abs(rough - exact) > 1e-3 * exact
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert V.gaussian_expectation(np.abs, 1.0, kinks=[0.0]) == pytest.approx(
+            math.sqrt(2 / math.pi), rel=1e-13)
+        assert V.gaussian_expectation(band, 1.0, kinks=[-0.5, 0.5]) == pytest.approx(
+            math.erf(0.5 / math.sqrt(2)), rel=1e-13)
+
+
+@pytest.mark.parametrize("q", [0.01, 0.25, 1.0, 2.0, 100.0])
+def test_gaussian_expectation_of_smooth_functions_does_not_warn(q):
+    smooth = [np.tanh, np.sin, lambda z: np.cos(3 * z), lambda z: z**20, np.exp,
+              lambda z: 1 / (1 + np.exp(-z)), lambda z: np.logaddexp(0, z),
+              lambda z: np.maximum(z, 0) ** 2]   # a kink in the second derivative only
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for f in smooth:
+            V.gaussian_expectation(f, q)
+
+
 def test_gaussian_expectation_at_q_zero_is_f_of_zero():
     assert V.gaussian_expectation(lambda z: np.cos(z) + 2, 0.0) == 3.0
     assert V.gaussian_expectation(lambda z: 5.0, 0.0) == 5.0
