@@ -40,6 +40,7 @@ import numpy as np
 
 from ._validation import (
     as_rng, check_array, check_choice, check_float_dtype, check_int, check_real,
+    check_weight_chain,
 )
 from .init import get_scheme
 
@@ -134,7 +135,7 @@ class MLP:
 
     def __init__(self, weights: Sequence[np.ndarray], biases=None, *,
                  activation: Activation = "relu", negative_slope: float = 0.01):
-        weights = _check_weights(weights)
+        weights = check_weight_chain(weights)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.negative_slope = _check_slope(negative_slope)
         self.layer_sizes = (weights[0].shape[1],) + tuple(w.shape[0] for w in weights)
@@ -177,21 +178,6 @@ def _check_layer_inputs(inputs, *, non_empty: bool = False) -> None:
             or (non_empty and not inputs)):
         raise TypeError(f"inputs must be the list of layer inputs that forward returns; got "
                         f"{type(inputs).__name__}")
-
-
-def _check_weights(weights) -> list:
-    if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or not weights:
-        raise TypeError(f"weights must be a non-empty list of 2-D ndarrays; got {weights!r:.80}")
-    for l, w in enumerate(weights):
-        check_array(f"weights[{l}]", w, ndim=2)
-        if w.dtype != weights[0].dtype:
-            raise TypeError(f"weights must share one dtype; weights[0] is {weights[0].dtype}, "
-                            f"weights[{l}] is {w.dtype}")
-        if l and w.shape[1] != weights[l - 1].shape[0]:
-            raise ValueError(f"weights[{l}] has shape {w.shape!r} but weights[{l - 1}] has "
-                             f"{weights[l - 1].shape[0]} outputs; shapes must chain (out, in)")
-    check_float_dtype("weights dtype", weights[0].dtype)
-    return list(weights)
 
 
 def _check_biases(biases, layer_sizes) -> list:

@@ -702,7 +702,12 @@ BAD_INPUT = [
      r"data.y_train must be a numpy.ndarray; got list"),
     # hand-built networks
     (lambda: MLP([np.ones((3, 2)), np.ones((1, 4))]), ValueError,
-     r"weights\[1\] has shape \(1, 4\) but weights\[0\] has 3 outputs"),
+     r"weights\[1\] has shape \(1, 4\) but weights\[0\] gives 3 outputs"),
+    (lambda: MLP([np.ones((3, 2), dtype=np.int64)]), TypeError,
+     r"weights\[0\] must have a floating dtype .*; got dtype int64"),
+    (lambda: MLP([np.ones((3, 2)), np.ones((1, 3), dtype=np.float32)]), TypeError,
+     r"weights must all have one dtype; weights\[0\] is float64 and weights\[1\] is float32"),
+    (lambda: MLP([]), TypeError, r"weights must be a non-empty list of 2-D arrays"),
     (lambda: MLP([np.ones((3, 2))], [np.ones(2)]), ValueError,
      r"biases\[0\] must have shape \(3,\); got \(2,\)"),
 ]
