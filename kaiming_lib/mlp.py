@@ -328,6 +328,7 @@ class Workspace:
                              f"workspace for layer sizes {sizes}; the limit is "
                              f"MAX_WORKSPACE_BYTES = {MAX_WORKSPACE_BYTES / 2**30:g} GiB")
         self.batch_size = batch_size
+        self._nbytes = n_bytes
         #: ``outputs[l]``: layer ``l``'s output, shape ``(batch_size, layer_sizes[l + 1])``.
         self.outputs = [np.empty((batch_size, n), dtype) for n in sizes[1:]]
         #: ``deltas[l - 1]``: ``dL/dz`` of hidden layer ``l - 1``, for layers ``1 ... L-1``.
@@ -450,7 +451,15 @@ def _check_input(net: MLP, x, name: str = "x") -> np.ndarray:
     if x.shape[1] != net.layer_sizes[0]:
         raise ValueError(f"{name} must have {net.layer_sizes[0]} columns (the network's input "
                          f"size); got shape {x.shape!r}")
-    return x.astype(net.dtype, copy=False)
+    if x.dtype == net.dtype:
+        return x
+    with np.errstate(over="ignore"):
+        cast = x.astype(net.dtype)
+    if not np.all(np.isfinite(cast)):
+        raise ValueError(f"{name} must fit the network's dtype {net.dtype} (magnitudes up to "
+                         f"{np.finfo(net.dtype).max:.3g}); got values up to "
+                         f"{float(np.max(np.abs(x))):.3g}")
+    return cast
 
 
 def predict(net: MLP, x: np.ndarray) -> np.ndarray:
@@ -726,13 +735,15 @@ class SGD:
     def __init__(self, learning_rate: float, momentum: float = 0.9):
         self.learning_rate = check_real("learning_rate", learning_rate, positive=True)
         self.momentum = _check_unit_interval("momentum", momentum)
-        self._velocity = self._scratch = None
+        self._velocity = self._scratch = self._params_at = None
 
     def step(self, params: np.ndarray, grads: np.ndarray) -> None:
         """Update ``params`` in place from ``grads`` (same shape and dtype)."""
-        self._velocity = _state(self._velocity, params, grads)
+        _check_step(self, params, grads)
+        mu = params.dtype.type(self.momentum)
+        lr = _in_dtype("learning_rate", self.learning_rate, params.dtype)
+        self._velocity = _state(self._velocity, params)
         self._scratch = _scratch(self._scratch, params)
-        mu, lr = params.dtype.type(self.momentum), params.dtype.type(self.learning_rate)
 
         def update(p, g, v, tmp):
             v *= mu
@@ -782,13 +793,16 @@ class Adam:
         self.beta1 = _check_unit_interval("beta1", beta1)
         self.beta2 = _check_unit_interval("beta2", beta2)
         self.eps = check_real("eps", eps, positive=True)
-        self._m = self._v = self._scratch = None
+        self._m = self._v = self._scratch = self._params_at = None
         self.n_steps = 0
 
     def step(self, params: np.ndarray, grads: np.ndarray) -> None:
         """Update ``params`` in place from ``grads`` (same shape and dtype)."""
-        self._m = _state(self._m, params, grads)
-        self._v = _state(self._v, params, grads)
+        _check_step(self, params, grads)
+        _in_dtype("learning_rate", self.learning_rate, params.dtype)
+        eps = _in_dtype("eps", self.eps, params.dtype)    # 1e-8 is 0 in float16: 0/0 = NaN
+        self._m = _state(self._m, params)
+        self._v = _state(self._v, params)
         self._scratch = _scratch(self._scratch, params)
         self.n_steps += 1
         dtype = params.dtype.type
@@ -807,7 +821,7 @@ class Adam:
             v += tmp
             np.sqrt(v, out=tmp)                 # tmp = sqrt(v / (1 - beta2^t)) + eps
             tmp *= v_scale
-            tmp += dtype(self.eps)
+            tmp += eps
             np.divide(m, tmp, out=tmp)
             tmp *= step_size
             p -= tmp
@@ -869,23 +883,52 @@ def _scratch(buffer, params) -> np.ndarray:
     return buffer
 
 
-def _state(buffer, params, grads) -> np.ndarray:
-    """Return the optimizer buffer for ``params``, creating it (zeros) on first use."""
+def _check_step(optimizer, params, grads) -> None:
+    """Check the arrays of a step, and that they are the ones the optimizer's state
+    (momentum, moments) belongs to: the memory of ``params`` at its first step."""
     if not isinstance(params, np.ndarray) or not isinstance(grads, np.ndarray):
         raise TypeError("params and grads must be numpy.ndarrays; got "
                         f"{type(params).__name__} and {type(grads).__name__}")
+    if params.dtype.type not in (np.float16, np.float32, np.float64):
+        raise TypeError(f"params must have a floating dtype (float16, float32 or float64); "
+                        f"got dtype {params.dtype}")
+    if grads.dtype != params.dtype:
+        raise TypeError(f"grads must have the dtype of params ({params.dtype}); got dtype "
+                        f"{grads.dtype}")
     if not params.flags.c_contiguous or not params.flags.writeable:
         raise ValueError("params must be a writeable C-contiguous array (it is updated in "
                          "place)")
     if params.shape != grads.shape:
         raise ValueError(f"grads must have the shape of params {params.shape!r}; "
                          f"got {grads.shape!r}")
-    if buffer is None:
-        return np.zeros_like(params)
-    if buffer.shape != params.shape:
-        raise ValueError(f"this optimizer was used for params of shape {buffer.shape!r}; "
-                         f"got {params.shape!r} (create one optimizer per network)")
-    return buffer
+    where = (params.__array_interface__["data"][0], params.shape, params.dtype)
+    if optimizer._params_at is None:
+        optimizer._params_at = where
+    elif where != optimizer._params_at:
+        if params.shape != optimizer._params_at[1]:
+            raise ValueError(f"this optimizer was used for params of shape "
+                             f"{optimizer._params_at[1]!r}; got {params.shape!r} (create one "
+                             "optimizer per network)")
+        raise ValueError("this optimizer was used for another params array (its state, such "
+                         "as the momentum, belongs to that one); create one optimizer per "
+                         "network")
+
+
+def _in_dtype(name: str, value: float, dtype: np.dtype):
+    """``value`` as a scalar of ``dtype``; an error if it rounds to 0 or overflows there."""
+    with np.errstate(over="ignore", under="ignore"):
+        cast = dtype.type(value)
+    if value != 0 and (cast == 0 or not np.isfinite(cast)):
+        info = np.finfo(dtype)
+        raise ValueError(f"{name}={value!r} is {cast} in the parameters' dtype {dtype}, whose "
+                         f"positive numbers run from {info.smallest_subnormal:.2g} to "
+                         f"{info.max:.3g}; choose {name} in that range")
+    return cast
+
+
+def _state(buffer, params) -> np.ndarray:
+    """Return the optimizer buffer for ``params``, creating it (zeros) on first use."""
+    return np.zeros_like(params) if buffer is None else buffer
 
 
 # -- diagnostics ------------------------------------------------------------------------------
@@ -1104,9 +1147,13 @@ def train_epoch(net: MLP, optimizer, x: np.ndarray, y: np.ndarray, *, batch_size
 
     Examples
     --------
+    One optimizer for the whole loop (its momentum carries over) and one generator (a new
+    shuffle every epoch); :func:`train` runs the same loop and records more.
+
     >>> from kaiming_lib.data import make_spirals
     >>> data, net = make_spirals(200, rng=0), init_mlp([2, 32, 2], rng=0)
-    >>> losses = [train_epoch(net, SGD(0.1), data.x_train, data.y_train, rng=0)
+    >>> optimizer, rng = SGD(0.1), np.random.default_rng(0)
+    >>> losses = [train_epoch(net, optimizer, data.x_train, data.y_train, rng=rng)
     ...           for _ in range(3)]
     >>> losses[-1] < losses[0]
     True
@@ -1120,8 +1167,9 @@ def train_epoch(net: MLP, optimizer, x: np.ndarray, y: np.ndarray, *, batch_size
 
 
 # The gradients and workspace of the last train_epoch call: (weak reference to its
-# network, rows, Gradients, Workspace), or None.
+# network, rows, Gradients, Workspace), or None; kept only up to _REUSE_MAX_BYTES.
 _REUSED = None
+_REUSE_MAX_BYTES = 256 * 2**20
 
 
 def _reused_buffers(net: MLP, rows: int) -> tuple[Gradients, Workspace]:
@@ -1132,8 +1180,11 @@ def _reused_buffers(net: MLP, rows: int) -> tuple[Gradients, Workspace]:
     than their allocation: the system hands out their memory page by page as it is first
     written, so the first step on new arrays took 1.5 times as long as the others (7.6 ms
     against 5.1 ms for 30 layers of width 128 on a 2-core machine; 4 % of the epoch).
-    One set is kept at a time, and none once its network is garbage-collected.  Their
-    previous contents do not matter: every step overwrites them before reading them.
+    One set is kept at a time, none once its network is garbage-collected, and none
+    larger than :data:`_REUSE_MAX_BYTES` (a large batch would otherwise hold its memory
+    for as long as the network lives).  Their previous contents do not matter: every step
+    overwrites the gradients and activations before reading them, and nothing writes the
+    workspace's arrays of zeros and ones.
     """
     global _REUSED
     if _REUSED is not None:
@@ -1142,7 +1193,8 @@ def _reused_buffers(net: MLP, rows: int) -> tuple[Gradients, Workspace]:
                 and grads.flat.dtype == net.dtype):
             return grads, workspace
     grads, workspace = Gradients.like(net), Workspace(net, rows)
-    _REUSED = (weakref.ref(net, _forget_buffers), rows, grads, workspace)
+    keep = grads.flat.nbytes + workspace._nbytes <= _REUSE_MAX_BYTES
+    _REUSED = (weakref.ref(net, _forget_buffers), rows, grads, workspace) if keep else None
     return grads, workspace
 
 

@@ -343,6 +343,57 @@ def test_one_optimizer_refuses_params_of_another_shape():
         SGD(0.1).step(np.zeros(2), np.ones(3))
 
 
+@pytest.mark.parametrize("make", [lambda: SGD(0.1), lambda: Adam(0.1)])
+def test_one_optimizer_refuses_another_network_of_the_same_shape(make):
+    # Its momentum (Adam: moments) belongs to the first network's parameters.
+    first, second = init_mlp([4, 8, 3], rng=0), init_mlp([4, 8, 3], rng=1)
+    x, y = np.ones((10, 4), np.float32), np.zeros(10, np.int64)
+    opt = make()
+    train_epoch(first, opt, x, y, rng=0)
+    train_epoch(first, opt, x, y, rng=1)                  # the same network: fine
+    view = first.params.reshape(1, -1)[0]                 # its memory through a view: fine
+    opt.step(view, np.zeros_like(view))
+    before = second.params.copy()
+    with pytest.raises(ValueError, match="used for another params array .* one optimizer per"):
+        train_epoch(second, opt, x, y, rng=0)
+    assert np.array_equal(second.params, before)
+
+
+@pytest.mark.parametrize("params, grads, match", [
+    (np.ones(3, np.int64), np.ones(3, np.int64),
+     r"params must have a floating dtype .*; got dtype int64"),
+    (np.ones(3, np.float32), np.ones(3, np.float64),
+     r"grads must have the dtype of params \(float32\); got dtype float64"),
+])
+@pytest.mark.parametrize("make", [lambda: SGD(0.1), lambda: Adam(0.1)])
+def test_optimizers_refuse_integer_or_mixed_dtypes(make, params, grads, match):
+    # SGD(0.1) on integers would do nothing at all: 0.1 is 0 as an integer.
+    opt = make()
+    with pytest.raises(TypeError, match=match):
+        opt.step(params, grads)
+    assert getattr(opt, "n_steps", 0) == 0
+
+
+@pytest.mark.parametrize("make, dtype, match", [
+    (lambda: Adam(0.01), np.float16, r"eps=1e-08 is 0.0 in the parameters' dtype float16"),
+    (lambda: SGD(1e300), np.float32, r"learning_rate=1e\+300 is inf in .* float32"),
+    (lambda: SGD(1e-50), np.float32, r"learning_rate=1e-50 is 0.0 in .* float32"),
+    (lambda: Adam(1e-10), np.float16, r"learning_rate=1e-10 is 0.0 in .* float16"),
+])
+def test_hyperparameters_that_vanish_or_overflow_in_the_dtype_are_refused(make, dtype, match):
+    # In float16 Adam's default eps is 0, and a zero gradient gave 0/0 = NaN.
+    opt, p = make(), np.ones(3, dtype)
+    with pytest.raises(ValueError, match=match):
+        opt.step(p, np.array([1, 0, 0], dtype))
+    assert np.array_equal(p, np.ones(3, dtype))
+
+
+def test_adam_in_float16_with_an_eps_it_can_hold_gives_finite_steps():
+    p = np.ones(3, np.float16)
+    Adam(0.1, eps=1e-4).step(p, np.array([1, 0, 0], np.float16))
+    assert np.all(np.isfinite(p)) and p[1] == p[2] == 1 and p[0] < 1
+
+
 # -- training --------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -568,6 +619,16 @@ def test_train_epoch_makes_new_arrays_for_another_net_or_batch_size_and_frees_th
     assert mlp._REUSED is None                        # nothing is kept for a dead network
 
 
+def test_train_epoch_keeps_no_arrays_larger_than_the_reuse_limit(digits, monkeypatch):
+    x, y = digits.x_train[:200], digits.y_train[:200]
+    net = init_mlp([64, 16, 10], rng=0)
+    train_epoch(net, SGD(0.05), x, y, batch_size=50, rng=0)
+    assert mlp._REUSED is not None
+    monkeypatch.setattr(mlp, "_REUSE_MAX_BYTES", net.params.nbytes)   # less than grads + workspace
+    train_epoch(net, SGD(0.05), x, y, batch_size=40, rng=0)
+    assert mlp._REUSED is None
+
+
 def test_mse_with_integer_labels_trains_on_one_hot_targets():
     net = init_mlp([3, 2], "zeros", rng=0, dtype=np.float64)
     x, y = _data(np.float64)
@@ -708,6 +769,8 @@ BAD_INPUT = [
     (lambda: MLP([np.ones((3, 2)), np.ones((1, 3), dtype=np.float32)]), TypeError,
      r"weights must all have one dtype; weights\[0\] is float64 and weights\[1\] is float32"),
     (lambda: MLP([]), TypeError, r"weights must be a non-empty list of 2-D arrays"),
+    (lambda: predict(_net(), np.full((2, 3), 1e39)), ValueError,
+     r"x must fit the network's dtype float32 \(magnitudes up to 3.4e\+38\); got values up to 1e\+39"),
     (lambda: MLP([np.ones((3, 2))], [np.ones(2)]), ValueError,
      r"biases\[0\] must have shape \(3,\); got \(2,\)"),
 ]
