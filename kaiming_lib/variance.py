@@ -336,7 +336,18 @@ def _check_q(q) -> float:
 
 def _evaluate(f, z: np.ndarray) -> np.ndarray:
     """Return ``f(z)`` as a float64 array of the shape of ``z`` (a constant is broadcast)."""
-    values = np.asarray(f(z), dtype=float)
+    try:
+        result = np.asarray(f(z))
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            "f (the function integrated) must take a 1-D float64 array of points and return "
+            "one value per point, as np.exp does (math.exp does not); on an array it raised "
+            f"{type(error).__name__}: {error}"
+        ) from error
+    if result.dtype.kind not in "biuf":
+        raise TypeError(f"f (the function integrated) must return real numbers; got an array "
+                        f"of dtype {result.dtype}")
+    values = result.astype(float, copy=False)
     try:
         return np.broadcast_to(values, z.shape)
     except ValueError:
