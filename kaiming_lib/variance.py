@@ -513,15 +513,22 @@ def gaussian_expectation(f: Callable[[np.ndarray], np.ndarray], q: float = 1.0, 
     total, bad, magnitude = _integrate(f, q, kinks)
     if bad is not None or not math.isfinite(total):
         raise _expectation_error("f(z)", q, bad)
-    if q > 0:
-        check, bad, _ = _integrate(f, q, kinks, finer=True)
-        if bad is None and abs(check - total) > _AGREEMENT * magnitude:
-            warn_suspicious(
-                f"gaussian_expectation: two quadrature rules disagree for this f at q={q!r} "
-                f"({total!r} against {check!r}): f probably jumps or bends somewhere not "
-                "given in kinks=, or changes on a scale much finer than sqrt(q); pass those "
-                "points as kinks= (or rescale f) for an accurate result")
+    _cross_check(f, q, kinks, total, magnitude, "gaussian_expectation: for this f,",
+                 "pass those points as kinks= (or rescale f)")
     return total
+
+
+def _cross_check(f, q, kinks, total, magnitude, what: str, remedy: str) -> None:
+    """Warn if a second estimate of ``E[f(z)]`` (the piecewise rule, every piece cut in
+    two) differs from ``total`` by more than :data:`_AGREEMENT` of ``E[|f(z)|]``."""
+    if q == 0:
+        return
+    check, bad, _ = _integrate(f, q, kinks, finer=True)
+    if bad is None and abs(check - total) > _AGREEMENT * magnitude:
+        warn_suspicious(
+            f"{what} two quadrature rules disagree at q={q!r} ({total!r} against "
+            f"{check!r}): it probably jumps or bends somewhere not given as a kink, or "
+            f"changes on a scale much finer than sqrt(q); {remedy} for an accurate result")
 
 
 # -- moments ------------------------------------------------------------------------------------
@@ -634,10 +641,17 @@ def _quadrature_moments(activation: Activation, q: float, *, strict: bool = True
 
     owner = f" of activation {activation.name!r}"
 
+    # The named activations are smooth between their kinks (tested); any other one is
+    # checked against a second estimate, as gaussian_expectation checks its f.
+    checked = activation.name not in ACTIVATIONS
+
     def moment(f, what):
-        total, bad, _ = _integrate(f, q, kinks)
+        total, bad, magnitude = _integrate(f, q, kinks)
         if strict and (bad is not None or not math.isfinite(total)):
             raise _expectation_error(what, q, bad, owner)
+        if checked and bad is None and math.isfinite(total):
+            _cross_check(f, q, kinks, total, magnitude, f"E[{what}]{owner}:",
+                         "give the activation its kinks, Activation(name, phi, dphi, kinks)")
         return total
 
     mean = moment(phi, "phi(z)")
