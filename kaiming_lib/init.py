@@ -21,7 +21,6 @@ registry of named schemes the notebooks, probes and widgets use.
 
 import math
 import numbers
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -295,7 +294,7 @@ def _check_memory(shape, dtype, float64_arrays) -> None:
 
 def _is_empty(shape) -> bool:
     if 0 in shape:
-        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        warn_suspicious("Initializing zero-element tensors is a no-op")   # PyTorch's words
         return True
     return False
 
@@ -479,9 +478,9 @@ def trunc_normal(shape, mean=0.0, std=1.0, a=-2.0, b=2.0, *, rng=None,
     if not a < b:
         raise ValueError(f"the truncation bounds must satisfy a < b; got a={a!r}, b={b!r}")
     if mean < a - 2 * std or mean > b + 2 * std:
-        warnings.warn(f"mean is more than 2 std from [a, b] in trunc_normal (mean={mean!r}, "
-                      f"std={std!r}, a={a!r}, b={b!r}); the samples are exact, but a window "
-                      "this far in a tail is probably a mistake", stacklevel=2)
+        warn_suspicious(f"mean is more than 2 std from [a, b] in trunc_normal (mean={mean!r}, "
+                        f"std={std!r}, a={a!r}, b={b!r}); the samples are exact, but a window "
+                        "this far in a tail is probably a mistake")
     low, high = (a - mean) / std, (b - mean) / std
     mass = 0.5 * (math.erf(high / math.sqrt(2)) - math.erf(low / math.sqrt(2)))
     # Redrawing holds z, std * z and the clipped sum; rejection sampling also holds its

@@ -527,8 +527,22 @@ def _cross_check(f, q, kinks, total, magnitude, what: str, remedy: str) -> None:
     if bad is None and abs(check - total) > _AGREEMENT * magnitude:
         warn_suspicious(
             f"{what} two quadrature rules disagree at q={q!r} ({total!r} against "
-            f"{check!r}): it probably jumps or bends somewhere not given as a kink, or "
-            f"changes on a scale much finer than sqrt(q); {remedy} for an accurate result")
+            f"{check!r}): it probably jumps or bends somewhere not given as a kink, changes "
+            "on a scale much finer than sqrt(q), or grows so fast that the expectation "
+            f"diverges; {remedy} for an accurate result")
+    if kinks or q > 1:
+        # The piecewise rule stops at +-12 standard deviations; beyond, the integrand is
+        # about |f(z)| times a density below phi(12) = 5.5e-32 (Mills' ratio: less still).
+        edge = _TRUNCATION * math.sqrt(q)
+        with np.errstate(over="ignore", invalid="ignore"):
+            tail = float(np.max(np.abs(_evaluate(f, np.array([-edge, edge])))))
+        tail *= math.exp(-0.5 * _TRUNCATION**2) / math.sqrt(2 * math.pi)
+        if not tail <= _AGREEMENT * magnitude:
+            warn_suspicious(
+                f"{what} it grows so fast that the part of its expectation beyond "
+                f"{_TRUNCATION:g} standard deviations, which the quadrature leaves out, is "
+                f"not negligible at q={q!r} (about {tail:.3g} against {total!r}); use a "
+                "smaller q or a function that grows at most polynomially")
 
 
 # -- moments ------------------------------------------------------------------------------------
@@ -641,17 +655,13 @@ def _quadrature_moments(activation: Activation, q: float, *, strict: bool = True
 
     owner = f" of activation {activation.name!r}"
 
-    # The named activations are smooth between their kinks (tested); any other one is
-    # checked against a second estimate, as gaussian_expectation checks its f.
-    checked = activation.name not in ACTIVATIONS
+    done = []
 
     def moment(f, what):
         total, bad, magnitude = _integrate(f, q, kinks)
         if strict and (bad is not None or not math.isfinite(total)):
             raise _expectation_error(what, q, bad, owner)
-        if checked and bad is None and math.isfinite(total):
-            _cross_check(f, q, kinks, total, magnitude, f"E[{what}]{owner}:",
-                         "give the activation its kinks, Activation(name, phi, dphi, kinks)")
+        done.append((f, what, total, magnitude))
         return total
 
     mean = moment(phi, "phi(z)")
@@ -665,6 +675,13 @@ def _quadrature_moments(activation: Activation, q: float, *, strict: bool = True
         slope = None
     else:
         slope = moment(lambda z: activation.derivative(z) ** 2, "phi'(z)^2")
+    # The named activations are smooth between their kinks (tested); any other one is
+    # checked against a second estimate, as gaussian_expectation checks its f, once all
+    # moments exist (strict=False serves exploding stacks, whose values mean nothing).
+    if strict and activation.name not in ACTIVATIONS:
+        for f, what, total, magnitude in done:
+            _cross_check(f, q, kinks, total, magnitude, f"E[{what}]{owner}:",
+                         "give the activation its kinks, Activation(name, phi, dphi, kinks)")
     return Moments(q, mean, second, slope)
 
 

@@ -369,7 +369,7 @@ def test_trunc_normal_float32_draws_stay_within_float32_bounds(mean, std, a, b):
 
 def test_trunc_normal_far_tail_window_warns_and_stays_exact():
     n, a, b = 50_000, 4.0, 4.5                  # mean 0 is more than 2 std below a
-    with pytest.warns(UserWarning, match=r"mean is more than 2 std from \[a, b\]"):
+    with pytest.warns(SuspiciousInputWarning, match=r"mean is more than 2 std from \[a, b\]"):
         w = trunc_normal((n,), 0.0, 1.0, a, b, rng=11, dtype=np.float64)
     exp_mean, exp_var, exp_mu4 = truncated_normal_moments(0.0, 1.0, a, b)
 
@@ -809,7 +809,7 @@ EMPTY_WARNERS = [
 @pytest.mark.parametrize("sampler", EMPTY_WARNERS)
 @pytest.mark.parametrize("shape", [(0, 3), (4, 0, 3, 3), (0, 0)])
 def test_zero_element_shape_warns_and_returns_an_empty_array(sampler, shape):
-    with pytest.warns(UserWarning, match=EMPTY_WARNING):
+    with pytest.warns(SuspiciousInputWarning, match=EMPTY_WARNING):
         w = sampler(shape, rng=23, dtype=np.float64)
     assert w.shape == shape and w.dtype == np.float64
 
