@@ -1285,7 +1285,11 @@ def train(net: MLP, optimizer, data, *, n_epochs: int = 10, batch_size: int = 64
     x, targets, labels = _check_pair(net, data.x_train, data.y_train, loss,
                                      ("data.x_train", "data.y_train"))
     test = None
-    if getattr(data, "x_test", None) is not None:
+    if (data.x_test is None) != (data.y_test is None):
+        raise ValueError("data.x_test and data.y_test must both be arrays or both be None (no "
+                         f"test set); got x_test {type(data.x_test).__name__} and y_test "
+                         f"{type(data.y_test).__name__}")
+    if data.x_test is not None:
         test = _check_pair(net, data.x_test, data.y_test, loss, ("data.x_test", "data.y_test"))
     rng, grads = as_rng(rng), Gradients.like(net)
     workspace = Workspace(net, min(batch_size, len(x)))

@@ -761,6 +761,9 @@ BAD_INPUT = [
      r"data.y_train must have shape \(n, 2\) for mse; got \(6, 3\)"),
     (lambda: _train(data=_with(y=[0, 1, 0, 1, 0, 1])), TypeError,
      r"data.y_train must be a numpy.ndarray; got list"),
+    (lambda: _train(data=SimpleNamespace(**{**vars(_with()), "y_test": np.zeros(6, int)})),
+     ValueError, r"data.x_test and data.y_test must both be arrays or both be None .*got "
+     r"x_test NoneType and y_test ndarray"),
     # hand-built networks
     (lambda: MLP([np.ones((3, 2)), np.ones((1, 4))]), ValueError,
      r"weights\[1\] has shape \(1, 4\) but weights\[0\] gives 3 outputs"),
