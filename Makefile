@@ -44,7 +44,7 @@ figures: $(STAMP)
 	$(BIN)/python tools/execute_notebooks.py --figures figures $(NOTEBOOKS)
 
 test: $(STAMP)
-	$(ONE_THREAD) $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_PARALLEL_OPTS) \
+	$(ONE_THREAD) $(BIN)/python -m pytest -p no:cacheprovider -rs $(PYTEST_PARALLEL_OPTS) \
 		tests kaiming_lib --doctest-modules $(PYTEST_NOTEBOOK_OPTS) $(NOTEBOOKS)
 
 # JupyterLab refuses to start as root without --allow-root (a container, a CI shell).
