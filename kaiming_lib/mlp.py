@@ -39,7 +39,7 @@ from typing import Literal
 import numpy as np
 
 from ._validation import (
-    as_rng, check_array, check_choice, check_float_dtype, check_int, check_real,
+    FLOAT_DTYPES, as_rng, check_array, check_choice, check_float_dtype, check_int, check_real,
     check_weight_chain,
 )
 from .init import get_scheme
@@ -889,7 +889,7 @@ def _check_step(optimizer, params, grads) -> None:
     if not isinstance(params, np.ndarray) or not isinstance(grads, np.ndarray):
         raise TypeError("params and grads must be numpy.ndarrays; got "
                         f"{type(params).__name__} and {type(grads).__name__}")
-    if params.dtype.type not in (np.float16, np.float32, np.float64):
+    if params.dtype.type not in FLOAT_DTYPES:
         raise TypeError(f"params must have a floating dtype (float16, float32 or float64); "
                         f"got dtype {params.dtype}")
     if grads.dtype != params.dtype:
