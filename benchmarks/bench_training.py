@@ -41,7 +41,7 @@ import numpy as np
 
 from kaiming_lib.data import load_digits, make_teacher
 from kaiming_lib import mlp
-from kaiming_lib.mlp import SGD, init_mlp, train_epoch
+from kaiming_lib.mlp import SGD, _n_parameters, _parameter_views, init_mlp, train_epoch
 
 LEARNING_RATE, MOMENTUM = 0.01, 0.9
 CONFIGS = [
@@ -179,16 +179,12 @@ def bare_buffers(sizes, n, batch):
     scale 1/sqrt(in) their RMS falls from 0.7 to 4e-5 over 30 layers), but none is
     subnormal, which would change the cost of the arithmetic."""
     batches, weights, _, acts, deltas = matmul_buffers(sizes, n, batch)
-    n_params = sum((i + 1) * o for i, o in zip(sizes[:-1], sizes[1:]))
+    n_params = _n_parameters(sizes)
     # Written in full, so that no page is the system's shared page of zeros (reading one
     # costs no memory traffic, which would flatter the SGD step).
     params = np.random.default_rng(1).standard_normal(n_params, dtype=np.float32)
     grads = np.random.default_rng(2).standard_normal(n_params, dtype=np.float32)
-    weight_grads, bias_grads, start = [], [], 0
-    for i, o in zip(sizes[:-1], sizes[1:]):
-        weight_grads.append(grads[start:start + o * i].reshape(o, i))
-        bias_grads.append(grads[start + o * i:start + o * i + o])
-        start += o * i + o
+    weight_grads, bias_grads = _parameter_views(grads, sizes)
     return {"matmuls": (batches, weights, weight_grads, acts, deltas),
             "zeros": {s: np.zeros((batch, s), np.float32) for s in set(sizes)},
             "masks": {s: np.ones((batch, s), np.float32) for s in set(sizes)},
